@@ -1,0 +1,97 @@
+"""Reads: what pages and the API show. No writes here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.cache import cache
+from django.db.models import Count, Q, Sum
+
+from annotation.models import Annotation, Assignment, Candidate, Study, StudyMembership, Unit
+from annotation.task_types import CandidateView, UnitContent, get_task_type
+
+
+def studies_for_user(user):
+    """Studies a user may see: owned, or a member of (any role)."""
+    if user.is_superuser:
+        return Study.objects.all()
+    return Study.objects.filter(Q(owner=user) | Q(memberships__user=user)).distinct()
+
+
+def unit_content(assignment: Assignment) -> UnitContent:
+    candidates = {c.id: c for c in Candidate.objects.filter(id__in=assignment.display_order)}
+    return UnitContent(
+        item_id=assignment.unit.item_id,
+        candidates=tuple(CandidateView(cid, candidates[cid].system, candidates[cid].text) for cid in assignment.display_order),
+    )
+
+
+def unit_payload(assignment: Assignment) -> dict[str, Any]:
+    """What the annotator app renders for a lease. Systems and judge scores stay hidden."""
+    item = assignment.unit.item
+    texts = dict(Candidate.objects.filter(id__in=assignment.display_order).values_list("id", "text"))
+    study = assignment.study
+    return {
+        "assignment_id": assignment.id,
+        "unit_id": assignment.unit_id,
+        "expires_at": assignment.expires_at.isoformat(),
+        "prompt": item.prompt,
+        "reference": item.reference,
+        "candidates": [{"id": cid, "text": texts[cid]} for cid in assignment.display_order],
+        "task": {"type": study.task_type, "config": get_task_type(study.task_type).describe(study.task_config)},
+    }
+
+
+def annotator_progress(study: Study, user) -> dict[str, int]:
+    done = Annotation.objects.filter(study=study, annotator=user).count()
+    return {"done": done, **study_fill(study)}
+
+
+def study_fill(study: Study) -> dict[str, int]:
+    """Judgments collected and wanted in the whole study (cached a few seconds: it sums)."""
+    key = f"study-fill:{study.pk}"
+    fill = cache.get(key)
+    if fill is None:
+        agg = Unit.objects.filter(study=study).aggregate(units=Count("id"), judgments=Sum("n_done"))
+        fill = {"study_judgments": agg["judgments"] or 0, "study_target": agg["units"] * study.redundancy}
+        cache.set(key, fill, 5)
+    return fill
+
+
+def study_progress(study: Study) -> dict[str, Any]:
+    units = Unit.objects.filter(study=study).aggregate(
+        units=Count("id"),
+        judgments=Sum("n_done"),
+        complete=Count("id", filter=Q(n_done__gte=study.redundancy)),
+        leased=Sum("n_taken") ,
+    )
+    judgments = units["judgments"] or 0
+    target = units["units"] * study.redundancy
+    per_annotator = list(
+        Annotation.objects.filter(study=study)
+        .values("annotator__username")
+        .annotate(judgments=Count("id"))
+        .order_by("-judgments", "annotator__username")
+    )
+    min_seconds = float(study.quality.get("min_seconds_per_unit", 0) or 0)
+    speeding = {}
+    if min_seconds > 0:
+        speeding = dict(
+            Annotation.objects.filter(study=study, duration_ms__lt=int(min_seconds * 1000))
+            .values_list("annotator__username")
+            .annotate(n=Count("id"))
+        )
+    return {
+        "items": study.items.count(),
+        "units": units["units"],
+        "units_complete": units["complete"],
+        "judgments": judgments,
+        "judgments_target": target,
+        "active_leases": (units["leased"] or 0) - judgments,
+        "percent": round(100.0 * judgments / target, 1) if target else 0.0,
+        "annotators": StudyMembership.objects.filter(study=study, role=StudyMembership.Role.ANNOTATOR).count(),
+        "per_annotator": [
+            {"annotator": row["annotator__username"], "judgments": row["judgments"], "speeding": speeding.get(row["annotator__username"], 0)}
+            for row in per_annotator
+        ],
+    }

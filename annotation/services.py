@@ -1,0 +1,223 @@
+"""Writes: creating studies, importing items, joining, submitting judgments.
+
+Every service is atomic: bad input raises Invalid naming what is wrong, and nothing is saved.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable, Mapping
+from itertools import islice
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from annotation.errors import Conflict, Invalid, NotAllowed, NotFound
+from annotation.models import Annotation, Assignment, Candidate, Item, Study, StudyMembership, Unit
+from annotation.spec import SpecError, parse_spec
+from annotation.task_types import ResponseError, get_task_type
+from annotation.selectors import unit_content
+from exports.formats import FormatError, ItemRecord, get_importer
+
+IMPORT_BATCH = 1000
+
+
+def study_create(*, owner, spec: Any) -> Study:
+    try:
+        clean = parse_spec(spec)
+    except SpecError as exc:
+        raise Invalid(str(exc), {exc.field: exc.message}) from None
+    if Study.objects.filter(slug=clean["slug"]).exists():
+        raise Invalid(f"slug: a study named {clean['slug']!r} already exists", {"slug": "already taken"})
+    strategy = clean.pop("strategy")
+    with transaction.atomic():
+        study = Study.objects.create(owner=owner, strategy=strategy["name"], strategy_params=strategy["params"], **clean)
+        StudyMembership.objects.create(study=study, user=owner, role=StudyMembership.Role.RESEARCHER)
+    return study
+
+
+def study_update(*, study: Study, changes: Mapping[str, Any]) -> Study:
+    """Change a study's protocol. The task type and slug are fixed once items exist."""
+    spec = {**study.spec(), **changes}
+    if study.items.exists() and (spec["task_type"] != study.task_type or spec["task_config"] != study.task_config):
+        raise Invalid("task_type: cannot change the task type or its config once items are uploaded", {"task_type": "fixed once items exist"})
+    if spec["slug"] != study.slug:
+        raise Invalid("slug: a study's slug cannot change", {"slug": "cannot change"})
+    try:
+        clean = parse_spec(spec)
+    except SpecError as exc:
+        raise Invalid(str(exc), {exc.field: exc.message}) from None
+    strategy = clean.pop("strategy")
+    for key, value in clean.items():
+        setattr(study, key, value)
+    study.strategy, study.strategy_params = strategy["name"], strategy["params"]
+    study.save()
+    return study
+
+
+def study_set_status(*, study: Study, status: str) -> Study:
+    return study_update(study=study, changes={"status": status})
+
+
+def membership_add(*, study: Study, user, role: str) -> StudyMembership:
+    membership, created = StudyMembership.objects.get_or_create(study=study, user=user, defaults={"role": role})
+    if not created and membership.role != role and study.owner_id != user.id:
+        # Someone invited as researcher stays researcher; never demote silently.
+        if role == StudyMembership.Role.RESEARCHER:
+            membership.role = role
+            membership.save(update_fields=["role"])
+    return membership
+
+
+def study_join(*, token: str, user) -> Study:
+    study = Study.objects.filter(invite_token=token).first()
+    if study is None:
+        raise NotFound("This invite link is not valid (it may have been replaced).")
+    if study.status == Study.Status.CLOSED:
+        raise NotAllowed("This study is closed.")
+    role = StudyMembership.objects.filter(study=study, user=user).values_list("role", flat=True).first()
+    if role is None and study.owner_id != user.id:
+        StudyMembership.objects.create(study=study, user=user, role=StudyMembership.Role.ANNOTATOR)
+    return study
+
+
+def study_reset_invite(*, study: Study) -> Study:
+    from annotation.models import new_invite_token
+
+    study.invite_token = new_invite_token()
+    study.save(update_fields=["invite_token"])
+    return study
+
+
+def _create_items(study: Study, batch: list[ItemRecord]) -> None:
+    task_type = get_task_type(study.task_type)
+    taken = set(Item.objects.filter(study=study, external_id__in=[r.id for r in batch]).values_list("external_id", flat=True))
+    for record in batch:
+        if record.id in taken:
+            raise FormatError(record.line, "id", f"item id {record.id!r} already exists in this study")
+    items = Item.objects.bulk_create(
+        Item(
+            study=study,
+            external_id=r.id,
+            prompt=r.prompt,
+            reference=r.reference,
+            doc_id=r.doc_id,
+            seg_id=r.seg_id,
+            meta=dict(r.meta),
+        )
+        for r in batch
+    )
+    candidates = Candidate.objects.bulk_create(
+        Candidate(item=item, system=c.system, text=c.text, judges=dict(c.judges), position=pos)
+        for item, record in zip(items, batch, strict=True)
+        for pos, c in enumerate(record.candidates)
+    )
+    by_item: dict[int, list[int]] = {}
+    for cand in candidates:
+        by_item.setdefault(cand.item_id, []).append(cand.id)
+    units = []
+    for item, record in zip(items, batch, strict=True):
+        groups = task_type.unit_candidates(study.task_config, by_item[item.id])
+        if not groups:
+            raise FormatError(record.line, "candidates", f"a {study.task_type} unit needs more candidates than this item has")
+        units += [Unit(study=study, item=item, candidate_ids=list(g), rand=random.random()) for g in groups]
+    Unit.objects.bulk_create(units, batch_size=IMPORT_BATCH)
+
+
+def items_import(*, study: Study, lines: Iterable[str], format_name: str = "jsonl") -> dict[str, int]:
+    """Import items all-or-nothing; the first bad row raises Invalid naming line and field."""
+    try:
+        importer = get_importer(format_name)
+    except KeyError as exc:
+        raise Invalid(str(exc.args[0]), {"format": "unknown format"}) from None
+    items = 0
+    try:
+        with transaction.atomic():
+            records = importer.parse(lines)
+            while batch := list(islice(records, IMPORT_BATCH)):
+                if items + len(batch) > settings.MAX_IMPORT_ROWS:
+                    raise FormatError(batch[-1].line, "file", f"more than {settings.MAX_IMPORT_ROWS} items in one upload")
+                _create_items(study, batch)
+                items += len(batch)
+            if items == 0:
+                raise FormatError(None, "file", "no items found (the file is empty)")
+    except FormatError as exc:
+        where = f"line {exc.line}, {exc.field}" if exc.line is not None else exc.field
+        raise Invalid(f"{exc} (nothing was imported)", {where: exc.message}) from None
+    except UnicodeDecodeError as exc:
+        raise Invalid(f"file: not UTF-8 text ({exc.reason} at byte {exc.start}); nothing was imported", {"file": "not UTF-8"}) from None
+    units = Unit.objects.filter(study=study).count()
+    return {"items": items, "units_in_study": units}
+
+
+def annotation_submit(
+    *,
+    assignment_id: int,
+    user,
+    response: Any,
+    idempotency_key: str,
+    duration_ms: int | None = None,
+) -> tuple[Annotation, bool]:
+    """Store one judgment. Returns (annotation, created). A repeat with the same idempotency
+    key returns the stored annotation; a different judgment for a submitted unit is refused."""
+    if not idempotency_key or len(idempotency_key) > 64:
+        raise Invalid("idempotency_key: required, at most 64 characters", {"idempotency_key": "required, at most 64 characters"})
+    existing = Annotation.objects.filter(annotator=user, idempotency_key=idempotency_key).first()
+    if existing is not None:
+        if existing.assignment_id != assignment_id:
+            raise Conflict("idempotency_key: this key was already used for another unit")
+        return existing, False
+    try:
+        with transaction.atomic():
+            return _submit_locked(assignment_id, user, response, idempotency_key, duration_ms), True
+    except IntegrityError:
+        # The same key raced in from a retry: the first one won; return it.
+        existing = Annotation.objects.filter(annotator=user, idempotency_key=idempotency_key).first()
+        if existing is None:
+            raise
+        return existing, False
+
+
+def _submit_locked(assignment_id, user, response, idempotency_key, duration_ms) -> Annotation:
+    assignment = (
+        Assignment.objects.select_for_update()
+        .select_related("study", "unit")
+        .filter(pk=assignment_id, annotator=user)
+        .first()
+    )
+    if assignment is None:
+        raise NotFound("assignment: you do not hold this unit")
+    if assignment.status == Assignment.Status.SUBMITTED:
+        raise Conflict("assignment: this unit was already submitted (with another idempotency key)")
+    study = assignment.study
+    task_type = get_task_type(study.task_type)
+    try:
+        clean = task_type.validate_response(study.task_config, unit_content(assignment), response)
+    except ResponseError as exc:
+        raise Invalid(f"response does not fit the {study.task_type} task: {exc}", {f"response.{k}": v for k, v in exc.errors.items()}) from None
+    if duration_ms is not None and (isinstance(duration_ms, bool) or not isinstance(duration_ms, int) or not 0 <= duration_ms < 10**9):
+        raise Invalid("duration_ms: must be a whole number of milliseconds", {"duration_ms": "must be a non-negative integer"})
+    now = timezone.now()
+    if assignment.status == Assignment.Status.EXPIRED:
+        # The lease ran out but the work was done: keep it if the unit still has room.
+        if not Unit.objects.filter(pk=assignment.unit_id, n_taken__lt=study.redundancy).update(n_taken=F("n_taken") + 1):
+            raise Conflict("assignment: your lease expired and the unit has meanwhile been fully judged")
+    Assignment.objects.filter(pk=assignment.pk).update(status=Assignment.Status.SUBMITTED, submitted_at=now)
+    Unit.objects.filter(pk=assignment.unit_id).update(n_done=F("n_done") + 1)
+    return Annotation.objects.create(
+        study=study,
+        unit_id=assignment.unit_id,
+        item_id=assignment.unit.item_id,
+        assignment=assignment,
+        annotator=user,
+        response=clean,
+        display_order=assignment.display_order,
+        strategy=assignment.strategy,
+        propensity=assignment.propensity,
+        idempotency_key=idempotency_key,
+        shown_at=assignment.created_at,
+        duration_ms=duration_ms,
+    )

@@ -1,0 +1,115 @@
+"""The study spec (DESIGN.md, "Study spec"): parse and validate it. Pure: no Django.
+
+Every key but slug, name and task_type has a default; an unknown key or a value that does
+not fit raises SpecError naming it (as a dotted path).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from annotation.task_types import ConfigError, all_task_types, get_task_type
+from elicitation.strategies import ParamsError, all_strategies, get_strategy
+
+SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,98}[a-z0-9]$|^[a-z0-9]$")
+STATUSES = ("draft", "live", "paused", "closed")
+QUALITY_DEFAULTS: dict[str, Any] = {
+    "gold_rate": 0.0,  # share of gold units mixed in (gold units come with known answers)
+    "min_seconds_per_unit": 0,  # faster submissions are flagged as speeding
+    "lease_seconds": 900,  # how long an annotator holds a unit before it returns to the pool
+}
+KEYS = {"slug", "name", "task_type", "task_config", "instructions", "redundancy", "strategy", "quality", "status"}
+
+
+class SpecError(ValueError):
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+def _number(quality: Mapping[str, Any], key: str, lo: float, hi: float) -> float:
+    value = quality[key]
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo <= value <= hi:
+        raise SpecError(f"quality.{key}", f"must be a number from {lo:g} to {hi:g}")
+    return value
+
+
+def parse_spec(raw: Any) -> dict[str, Any]:
+    """Return the complete spec, defaults filled in, or raise SpecError."""
+    if not isinstance(raw, Mapping):
+        raise SpecError("spec", "must be a JSON object")
+    unknown = sorted(set(raw) - KEYS)
+    if unknown:
+        raise SpecError(unknown[0], f"unknown key; expected one of: {', '.join(sorted(KEYS))}")
+    for key in ("slug", "name", "task_type"):
+        if key not in raw:
+            raise SpecError(key, "this field is required")
+
+    slug = raw["slug"]
+    if not isinstance(slug, str) or not SLUG_RE.match(slug):
+        raise SpecError("slug", "use 1-100 lowercase letters, digits and hyphens (e.g. summaries-2026-11)")
+    name = raw["name"]
+    if not isinstance(name, str) or not name.strip() or len(name) > 200:
+        raise SpecError("name", "must be non-empty text of at most 200 characters")
+
+    if raw["task_type"] not in all_task_types():
+        raise SpecError("task_type", f"unknown task type {raw['task_type']!r}; expected one of: {', '.join(sorted(all_task_types()))}")
+    task_type = get_task_type(raw["task_type"])
+    try:
+        task_config = task_type.parse_config(raw.get("task_config", {}))
+    except ConfigError as exc:
+        raise SpecError(exc.field, exc.message) from None
+
+    instructions = raw.get("instructions", "")
+    if not isinstance(instructions, str):
+        raise SpecError("instructions", "must be Markdown text")
+
+    redundancy = raw.get("redundancy", 3)
+    if isinstance(redundancy, bool) or not isinstance(redundancy, int) or not 1 <= redundancy <= 100:
+        raise SpecError("redundancy", "must be a whole number from 1 to 100")
+
+    strategy_raw = raw.get("strategy", {"name": "uniform"})
+    if isinstance(strategy_raw, str):
+        strategy_raw = {"name": strategy_raw}
+    if not isinstance(strategy_raw, Mapping):
+        raise SpecError("strategy", 'must be an object such as {"name": "uniform", "params": {}}')
+    unknown = sorted(set(strategy_raw) - {"name", "params"})
+    if unknown:
+        raise SpecError(f"strategy.{unknown[0]}", "unknown key; expected name and params")
+    strategy_name = strategy_raw.get("name", "uniform")
+    if strategy_name not in all_strategies():
+        raise SpecError("strategy.name", f"unknown strategy {strategy_name!r}; expected one of: {', '.join(sorted(all_strategies()))}")
+    try:
+        params = get_strategy(strategy_name).parse_params(strategy_raw.get("params", {}))
+    except ParamsError as exc:
+        raise SpecError(exc.field, exc.message) from None
+
+    quality_raw = raw.get("quality", {})
+    if not isinstance(quality_raw, Mapping):
+        raise SpecError("quality", "must be an object")
+    unknown = sorted(set(quality_raw) - set(QUALITY_DEFAULTS))
+    if unknown:
+        raise SpecError(f"quality.{unknown[0]}", f"unknown key; expected one of: {', '.join(sorted(QUALITY_DEFAULTS))}")
+    quality = {**QUALITY_DEFAULTS, **quality_raw}
+    _number(quality, "gold_rate", 0, 0.5)
+    _number(quality, "min_seconds_per_unit", 0, 3600)
+    _number(quality, "lease_seconds", 30, 7 * 24 * 3600)
+
+    status = raw.get("status", "draft")
+    if status not in STATUSES:
+        raise SpecError("status", f"must be one of: {', '.join(STATUSES)}")
+
+    return {
+        "slug": slug,
+        "name": name.strip(),
+        "task_type": task_type.name,
+        "task_config": task_config,
+        "instructions": instructions,
+        "redundancy": redundancy,
+        "strategy": {"name": strategy_name, "params": params},
+        "quality": quality,
+        "status": status,
+    }

@@ -1,0 +1,114 @@
+"""The task-type extension point. Pure Python: no Django here.
+
+A task type parses its study config, decides which candidates make up a unit, validates
+responses against the unit actually shown, and turns responses into the common records that
+analysis and exports read (pairwise outcomes and scores).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+
+class ConfigError(ValueError):
+    """A study config that does not fit; `field` names the offending key (dotted path)."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+class ResponseError(ValueError):
+    """A response that does not fit the task type; `errors` maps field path -> message."""
+
+    def __init__(self, errors: Mapping[str, str]):
+        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+        self.errors = dict(errors)
+
+
+@dataclass(frozen=True)
+class CandidateView:
+    id: int
+    system: str
+    text: str
+
+
+@dataclass(frozen=True)
+class UnitContent:
+    """What one annotator sees: the candidates of a unit, in display order."""
+
+    item_id: int
+    candidates: tuple[CandidateView, ...]
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class PairOutcome:
+    """One pairwise judgment in canonical form: `a` and `b` are candidate ids, a < b.
+
+    outcome: "a" (a preferred), "b", "tie" or "both_bad"; strength >= 1 for a win when the
+    study has a strength scale, else 1.
+    """
+
+    a: int
+    b: int
+    outcome: str
+    strength: int = 1
+    aspect: str = ""
+
+
+@dataclass(frozen=True)
+class Score:
+    """One score of one candidate on one aspect (or criterion), higher is better."""
+
+    candidate_id: int
+    aspect: str
+    score: float
+
+
+@dataclass(frozen=True)
+class Records:
+    pairs: tuple[PairOutcome, ...] = ()
+    scores: tuple[Score, ...] = ()
+
+
+def reject_unknown_keys(raw: Mapping[str, Any], known: set[str], where: str) -> None:
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise ConfigError(
+            f"{where}.{unknown[0]}" if where else unknown[0],
+            f"unknown key; expected one of: {', '.join(sorted(known))}",
+        )
+
+
+class TaskType(ABC):
+    """Base class. Subclasses set `name`, `label` and implement the abstract methods."""
+
+    name: str = ""
+    label: str = ""
+
+    @abstractmethod
+    def parse_config(self, raw: Mapping[str, Any]) -> dict[str, Any]:
+        """Validate a study's task_config and return it with every default filled in."""
+
+    @abstractmethod
+    def unit_candidates(self, config: Mapping[str, Any], candidate_ids: Sequence[int]) -> list[tuple[int, ...]]:
+        """Which candidate groups of one item become units (e.g. every pair)."""
+
+    @abstractmethod
+    def validate_response(
+        self, config: Mapping[str, Any], unit: UnitContent, response: Any
+    ) -> dict[str, Any]:
+        """Return the normalized response to store, or raise ResponseError naming fields."""
+
+    @abstractmethod
+    def records(self, config: Mapping[str, Any], candidate_ids: Sequence[int], response: Mapping[str, Any]) -> Records:
+        """The common records (pairs and scores) a stored response stands for."""
+
+    def describe(self, config: Mapping[str, Any]) -> dict[str, Any]:
+        """What the browser widget needs to render (defaults to the config itself)."""
+        return dict(config)

@@ -1,0 +1,7 @@
+"""Settings for the test suite: the real settings, with a test secret."""
+
+import os
+
+os.environ.setdefault("SECRET_KEY", "test-secret-not-for-production")
+
+from config.settings import *  # noqa: E402,F401,F403

@@ -1,0 +1,10 @@
+"""Thin Celery tasks: take ids, call one service."""
+
+from celery import shared_task
+
+from elicitation.services import leases_expire
+
+
+@shared_task
+def expire_leases() -> int:
+    return leases_expire()

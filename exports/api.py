@@ -1,0 +1,84 @@
+from django.http import FileResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.generics import GenericAPIView
+from rest_framework.response import Response
+
+from annotation.api import study_for
+from annotation.errors import Conflict, NotFound
+from annotation.serializers import RegistrySerializer
+from exports.formats import all_exporters
+from exports.models import ExportJob
+from exports.services import export_create, export_file
+
+
+class ExportJobSerializer(serializers.ModelSerializer):
+    study = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    progress = serializers.FloatField(read_only=True)
+    download_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ExportJob
+        fields = ["id", "study", "format", "options", "status", "progress", "rows_done", "rows_total", "counts", "error", "created_at", "finished_at", "download_url"]
+
+    def get_download_url(self, job) -> str | None:
+        return f"/api/v1/exports/{job.pk}/download/" if job.status == ExportJob.Status.DONE else None
+
+
+class ExportCreateSerializer(serializers.Serializer):
+    format = serializers.CharField()
+    options = serializers.JSONField(required=False, default=dict)
+
+
+def job_for(user, job_id: int) -> ExportJob:
+    job = ExportJob.objects.select_related("study").filter(pk=job_id).first()
+    if job is None:
+        raise NotFound("No such export.")
+    study_for(user, job.study.slug, need="manage")
+    return job
+
+
+class StudyExportsApi(GenericAPIView):
+    serializer_class = ExportJobSerializer
+
+    @extend_schema(responses=ExportJobSerializer(many=True))
+    def get(self, request, slug: str):
+        study = study_for(request.user, slug, need="manage")
+        return Response(ExportJobSerializer(study.exports.all()[:100], many=True).data)
+
+    @extend_schema(request=ExportCreateSerializer, responses={202: ExportJobSerializer})
+    def post(self, request, slug: str):
+        study = study_for(request.user, slug, need="manage")
+        form = ExportCreateSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        job = export_create(study=study, user=request.user, format_name=form.validated_data["format"], options=form.validated_data["options"])
+        job.refresh_from_db()
+        return Response(ExportJobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
+
+
+class ExportDetailApi(GenericAPIView):
+    serializer_class = ExportJobSerializer
+
+    def get(self, request, job_id: int):
+        return Response(ExportJobSerializer(job_for(request.user, job_id)).data)
+
+
+class ExportDownloadApi(GenericAPIView):
+    serializer_class = None
+
+    @extend_schema(responses={(200, "application/zip"): OpenApiTypes.BINARY})
+    def get(self, request, job_id: int):
+        job = job_for(request.user, job_id)
+        path = export_file(job)
+        if path is None:
+            raise Conflict(f"This export is {job.status}; it can be downloaded once done.")
+        return FileResponse(path.open("rb"), as_attachment=True, filename=path.name, content_type="application/zip")
+
+
+class FormatsApi(GenericAPIView):
+    serializer_class = RegistrySerializer
+
+    @extend_schema(responses=RegistrySerializer(many=True))
+    def get(self, request):
+        return Response([{"name": n, "label": f.label} for n, f in sorted(all_exporters().items())])

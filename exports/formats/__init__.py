@@ -1,0 +1,33 @@
+"""Export and import formats, registered by name. Add one: a file here with an Exporter (or
+ItemImporter) subclass decorated with @register_exporter (@register_importer), imported below."""
+
+from exports.formats.base import (
+    AnnotationRow,
+    CandidateRow,
+    ExportContext,
+    Exporter,
+    ExportSummary,
+    FileSchema,
+    FormatError,
+    ItemImporter,
+    ItemRecord,
+)
+from exports.formats.registry import all_exporters, all_importers, get_exporter, get_importer
+
+from exports.formats import items, raw, trl_preference  # noqa: E402,F401  (register themselves)
+
+__all__ = [
+    "AnnotationRow",
+    "CandidateRow",
+    "ExportContext",
+    "ExportSummary",
+    "Exporter",
+    "FileSchema",
+    "FormatError",
+    "ItemImporter",
+    "ItemRecord",
+    "all_exporters",
+    "all_importers",
+    "get_exporter",
+    "get_importer",
+]

@@ -1,0 +1,125 @@
+"""The format extension point: exporters and importers. Pure: no Django.
+
+Exporters read a stream of AnnotationRow (ordered by unit, so that the judgments of one unit
+arrive together) and write files into a folder; memory must not grow with the stream.
+Importers read lines and yield records, raising FormatError that names line and field.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from annotation.task_types.base import Records
+
+
+class FormatError(ValueError):
+    def __init__(self, line: int | None, field: str, message: str):
+        where = f"line {line}, " if line is not None else ""
+        super().__init__(f"{where}{field}: {message}")
+        self.line = line
+        self.field = field
+        self.message = message
+
+
+@dataclass(frozen=True)
+class CandidateRow:
+    id: int
+    system: str
+    text: str
+    judges: Mapping[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AnnotationRow:
+    annotation_id: int
+    unit_id: int
+    item_id: str  # the item's external id
+    prompt: Any  # text, or a list of {"role", "content"} messages
+    candidates: tuple[CandidateRow, ...]  # the unit's candidates, canonical order
+    display_order: tuple[int, ...]  # candidate ids as shown, left to right
+    annotator: str  # pseudonymous annotator id
+    response: Mapping[str, Any]
+    records: Records
+    strategy: str
+    propensity: float
+    submitted_at: str
+    duration_ms: int | None = None
+    revision: int = 1
+    reference: str = ""
+    doc_id: str = ""
+    seg_id: str = ""
+    meta: Mapping[str, Any] = field(default_factory=dict)
+
+    def candidate(self, candidate_id: int) -> CandidateRow:
+        for c in self.candidates:
+            if c.id == candidate_id:
+                return c
+        raise KeyError(candidate_id)
+
+
+@dataclass(frozen=True)
+class ExportContext:
+    spec: Mapping[str, Any]  # the study spec
+    options: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class FileSchema:
+    path: str
+    columns: Mapping[str, str]  # column -> description
+
+
+@dataclass
+class ExportSummary:
+    files: list[FileSchema]
+    counts: dict[str, int]
+    notes: list[str] = field(default_factory=list)
+
+
+class Exporter(ABC):
+    name: str = ""
+    label: str = ""
+    option_defaults: Mapping[str, Any] = {}
+
+    def parse_options(self, raw: Mapping[str, Any]) -> dict[str, Any]:
+        unknown = sorted(set(raw) - set(self.option_defaults))
+        if unknown:
+            expected = ", ".join(sorted(self.option_defaults)) or "none"
+            raise FormatError(None, f"options.{unknown[0]}", f"unknown option; expected: {expected}")
+        return {**self.option_defaults, **raw}
+
+    @abstractmethod
+    def write(self, rows: Iterable[AnnotationRow], out_dir: Path, ctx: ExportContext) -> ExportSummary:
+        """Write the export's data files into out_dir (which exists and is empty)."""
+
+
+@dataclass(frozen=True)
+class CandidateRecord:
+    system: str
+    text: str
+    judges: Mapping[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ItemRecord:
+    id: str
+    prompt: Any
+    candidates: tuple[CandidateRecord, ...]
+    reference: str = ""
+    doc_id: str = ""
+    seg_id: str = ""
+    meta: Mapping[str, Any] = field(default_factory=dict)
+    line: int = 0
+
+
+class ItemImporter(ABC):
+    name: str = ""
+    label: str = ""
+
+    @abstractmethod
+    def parse(self, lines: Iterable[str]) -> Iterator[ItemRecord]:
+        """Yield items; raise FormatError naming the line and field of the first bad row."""

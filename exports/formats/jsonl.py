@@ -1,0 +1,16 @@
+"""Streaming JSONL writing shared by the JSONL exporters."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, TextIO
+
+
+def open_jsonl(path: Path) -> TextIO:
+    return path.open("w", encoding="utf-8", newline="\n", buffering=1 << 20)
+
+
+def write_line(handle: TextIO, record: dict[str, Any]) -> None:
+    handle.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")))
+    handle.write("\n")

@@ -1,0 +1,74 @@
+"""`raw`: every judgment with its full provenance, one JSON object a line (archive, audit)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import asdict
+from pathlib import Path
+
+from exports.formats.base import AnnotationRow, ExportContext, Exporter, ExportSummary, FileSchema
+from exports.formats.jsonl import open_jsonl, write_line
+from exports.formats.registry import register_exporter
+
+FILE = "raw.jsonl"
+COLUMNS = {
+    "annotation_id": "the judgment's id",
+    "unit_id": "the unit (item + candidates shown) judged",
+    "item_id": "the item's id",
+    "prompt": "text or chat messages",
+    "reference": "optional reference",
+    "doc_id": "document id",
+    "seg_id": "segment id",
+    "meta": "the item's free-form metadata",
+    "candidates": "the unit's candidates: id, system, text, judges (automatic scores)",
+    "display_order": "candidate ids as shown, left to right",
+    "annotator": "pseudonymous annotator id",
+    "response": "the response as stored (validated by the task type)",
+    "records": "the response as common records: pairwise outcomes and scores",
+    "strategy": "elicitation strategy that chose the unit",
+    "propensity": "probability with which it was chosen",
+    "submitted_at": "ISO 8601 time of submission",
+    "duration_ms": "time spent on the unit, as measured by the client",
+    "revision": "1 for the first answer; higher for later revisions",
+}
+
+
+@register_exporter
+class Raw(Exporter):
+    name = "raw"
+    label = "Raw judgments with full provenance (JSONL)"
+
+    def write(self, rows: Iterable[AnnotationRow], out_dir: Path, ctx: ExportContext) -> ExportSummary:
+        self.parse_options(ctx.options)
+        counts = Counter(judgments=0)
+        with open_jsonl(out_dir / FILE) as out:
+            for row in rows:
+                write_line(
+                    out,
+                    {
+                        "annotation_id": row.annotation_id,
+                        "unit_id": row.unit_id,
+                        "item_id": row.item_id,
+                        "prompt": row.prompt,
+                        "reference": row.reference,
+                        "doc_id": row.doc_id,
+                        "seg_id": row.seg_id,
+                        "meta": row.meta,
+                        "candidates": [asdict(c) for c in row.candidates],
+                        "display_order": list(row.display_order),
+                        "annotator": row.annotator,
+                        "response": row.response,
+                        "records": {
+                            "pairs": [asdict(p) for p in row.records.pairs],
+                            "scores": [asdict(s) for s in row.records.scores],
+                        },
+                        "strategy": row.strategy,
+                        "propensity": row.propensity,
+                        "submitted_at": row.submitted_at,
+                        "duration_ms": row.duration_ms,
+                        "revision": row.revision,
+                    },
+                )
+                counts["judgments"] += 1
+        return ExportSummary(files=[FileSchema(FILE, COLUMNS)], counts=dict(counts))

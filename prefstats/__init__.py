@@ -1,0 +1,1 @@
+"""Pure-numpy statistics for preference annotation."""

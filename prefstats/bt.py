@@ -1,0 +1,348 @@
+"""Bradley–Terry with ties (Davidson 1970), fitted by penalised Newton on weighted comparisons.
+
+Model, for a comparison of players i and j with covariates x (described from i's side):
+
+    d = theta_i - theta_j + x @ beta
+    P(i wins) = e^{d/2} / Z,  P(j wins) = e^{-d/2} / Z,  P(tie) = nu / Z,
+    Z = e^{d/2} + e^{-d/2} + nu.
+
+With nu = 0 this is plain Bradley–Terry, P(i wins) = sigmoid(d), so scores are on the
+usual logit scale (and match ``choix``). The objective is
+
+    -sum_c w_c log P(y_c) + alpha/2 (|theta|^2 + |beta|^2 + log(nu)^2),
+
+convex in (theta, beta, log nu). The ridge makes disconnected graphs and perfect records
+fit, and (because the likelihood only sees differences) its optimum has sum(theta) = 0.
+Weights let actively sampled comparisons be reweighted by 1/propensity.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+
+import numpy as np
+
+
+class Outcome(IntEnum):
+    """Result of one comparison, seen from the first player ``i`` (same codes as PandaLM)."""
+
+    TIE = 0
+    I_WINS = 1
+    J_WINS = 2
+
+
+@dataclass(frozen=True, eq=False)
+class BTFit:
+    """A fitted model. ``hessian`` is of the penalised negative log-likelihood over the
+    parameter vector ``[scores, coef, log(nu)]`` (log nu only when ties were fitted);
+    its inverse is the Laplace covariance used for intervals and information gain."""
+
+    scores: np.ndarray
+    nu: float
+    coef: np.ndarray
+    hessian: np.ndarray
+    alpha: float
+    neg_log_posterior: float
+    n_iter: int
+    converged: bool
+
+    @property
+    def n_players(self) -> int:
+        return int(self.scores.shape[0])
+
+    @property
+    def fits_ties(self) -> bool:
+        return self.hessian.shape[0] == self.n_players + self.coef.shape[0] + 1
+
+
+@dataclass(frozen=True, eq=False)
+class BTBootstrap:
+    """Percentile bootstrap of the scores; ``samples`` is (n_boot, n_players)."""
+
+    estimate: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+    samples: np.ndarray
+    level: float
+
+
+@dataclass(frozen=True, eq=False)
+class WinRates:
+    """``rate[a, b]`` = weighted share of a-vs-b comparisons won by a (ties count
+    ``tie_value``), NaN where a and b never met; ``count[a, b]`` = total weight."""
+
+    rate: np.ndarray
+    count: np.ndarray
+
+
+def from_winner_loser(
+    winner: np.ndarray, loser: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Turn winner/loser arrays into the (i, j, outcome) form used everywhere here."""
+    w = np.asarray(winner, dtype=np.int64)
+    return w, np.asarray(loser, dtype=np.int64), np.full(w.shape, Outcome.I_WINS, np.int8)
+
+
+def _check(i, j, outcome, n_players, weights, covariates):
+    i = np.asarray(i, dtype=np.int64).ravel()
+    j = np.asarray(j, dtype=np.int64).ravel()
+    y = np.asarray(outcome).ravel()
+    n = i.shape[0]
+    if j.shape[0] != n or y.shape[0] != n:
+        raise ValueError("i, j and outcome must have the same length")
+    if n and (min(i.min(), j.min()) < 0 or max(i.max(), j.max()) >= n_players):
+        raise ValueError("player index out of range")
+    if np.any(i == j):
+        raise ValueError("a player cannot be compared with itself")
+    if not np.isin(y, (0, 1, 2)).all():
+        raise ValueError("outcome must be 0 (tie), 1 (i wins) or 2 (j wins)")
+    w = np.ones(n) if weights is None else np.asarray(weights, dtype=float).ravel()
+    if w.shape[0] != n or np.any(w < 0) or not np.isfinite(w).all():
+        raise ValueError("weights must be finite, non-negative, one per comparison")
+    if covariates is None:
+        x = np.zeros((n, 0))
+    else:
+        x = np.asarray(covariates, dtype=float).reshape(n, -1)
+    return i, j, y.astype(np.int8), w, x
+
+
+def _probs(d: np.ndarray, gamma: float | None):
+    """Stable (p_i, p_j, p_tie, log Z) for margins d and log-tie parameter gamma."""
+    h = d / 2.0
+    if gamma is None:
+        lz = np.logaddexp(h, -h)
+        return np.exp(h - lz), np.exp(-h - lz), np.zeros_like(d), lz
+    lz = np.logaddexp(np.logaddexp(h, -h), gamma)
+    return np.exp(h - lz), np.exp(-h - lz), np.exp(gamma - lz), lz
+
+
+class _Problem:
+    """Objective, gradient and Hessian, vectorised over comparisons."""
+
+    def __init__(self, i, j, y, w, x, k, alpha, ties):
+        self.i, self.j, self.w, self.x, self.k, self.alpha = i, j, w, x, k, alpha
+        self.ties = ties
+        self.p = x.shape[1]
+        self.yi = w * (y == Outcome.I_WINS)
+        self.yj = w * (y == Outcome.J_WINS)
+        self.yt = w * (y == Outcome.TIE)
+        self.dim = k + self.p + (1 if ties else 0)
+
+    def split(self, phi):
+        theta = phi[: self.k]
+        beta = phi[self.k : self.k + self.p]
+        gamma = phi[-1] if self.ties else None
+        return theta, beta, gamma
+
+    def margins(self, phi):
+        theta, beta, _ = self.split(phi)
+        return theta[self.i] - theta[self.j] + self.x @ beta
+
+    def value(self, phi) -> tuple[float, tuple]:
+        """Objective and the per-comparison probabilities (reused by grad_hess)."""
+        _, _, gamma = self.split(phi)
+        d = self.margins(phi)
+        pi, pj, pt, lz = _probs(d, gamma)
+        ll = (self.yi - self.yj) @ (d / 2.0) - (self.w @ lz)
+        if gamma is not None:
+            ll += gamma * self.yt.sum()
+        return float(-ll + 0.5 * self.alpha * (phi @ phi)), (pi, pj, pt)
+
+    def grad_hess(self, phi, cache):
+        k, p = self.k, self.p
+        pi, pj, pt = cache
+        w = self.w
+        g_d = w * (pi - pj) / 2.0 - (self.yi - self.yj) / 2.0
+        h_dd = w * ((pi + pj) - (pi - pj) ** 2) / 4.0
+        grad = self.alpha * phi.copy()
+        grad[:k] += np.bincount(self.i, g_d, k) - np.bincount(self.j, g_d, k)
+        hess = self.alpha * np.eye(self.dim)
+        pair = np.bincount(self.i * k + self.j, h_dd, k * k).reshape(k, k)
+        hess[:k, :k] += np.diag(np.bincount(self.i, h_dd, k) + np.bincount(self.j, h_dd, k))
+        hess[:k, :k] -= pair + pair.T
+        if p:
+            grad[k : k + p] += self.x.T @ g_d
+            hx = h_dd[:, None] * self.x
+            cross = np.stack(
+                [np.bincount(self.i, hx[:, c], k) - np.bincount(self.j, hx[:, c], k) for c in range(p)],
+                axis=1,
+            )
+            hess[:k, k : k + p] += cross
+            hess[k : k + p, :k] += cross.T
+            hess[k : k + p, k : k + p] += self.x.T @ hx
+        if self.ties:
+            grad[-1] += (w * pt).sum() - self.yt.sum()
+            h_dg = -w * (pi - pj) * pt / 2.0
+            col = np.bincount(self.i, h_dg, k) - np.bincount(self.j, h_dg, k)
+            hess[:k, -1] += col
+            hess[-1, :k] += col
+            if p:
+                hess[k : k + p, -1] += self.x.T @ h_dg
+                hess[-1, k : k + p] += self.x.T @ h_dg
+            hess[-1, -1] += (w * pt * (1.0 - pt)).sum()
+        return grad, hess
+
+
+def fit_bt(
+    i: np.ndarray,
+    j: np.ndarray,
+    outcome: np.ndarray,
+    n_players: int,
+    weights: np.ndarray | None = None,
+    covariates: np.ndarray | None = None,
+    alpha: float = 1e-2,
+    ties: bool | None = None,
+    tol: float = 1e-10,
+    max_iter: int = 100,
+    init: BTFit | None = None,
+) -> BTFit:
+    """Fit Davidson–Bradley–Terry by damped Newton. ``ties=None`` fits nu only when the
+    data contain ties (otherwise nu = 0, plain BT). ``alpha`` must be > 0 (the ridge is
+    what makes perfect records and disconnected graphs finite)."""
+    if alpha <= 0:
+        raise ValueError("alpha must be > 0")
+    i, j, y, w, x = _check(i, j, outcome, n_players, weights, covariates)
+    tie_w = float(w[y == Outcome.TIE].sum())
+    fit_ties = tie_w > 0 if ties is None else bool(ties)
+    prob = _Problem(i, j, y, w, x, n_players, alpha, fit_ties)
+    phi = np.zeros(prob.dim)
+    if init is not None and init.hessian.shape[0] == prob.dim:
+        phi[:n_players] = init.scores
+        phi[n_players : n_players + prob.p] = init.coef
+        if fit_ties:
+            phi[-1] = np.log(init.nu)
+    elif fit_ties:
+        share = tie_w / max(float(w.sum()), 1e-300)
+        phi[-1] = np.log(max(2 * share / max(1 - share, 1e-3), 1e-3))
+    value, cache = prob.value(phi)
+    converged = False
+    it = 0
+    for it in range(1, max_iter + 1):
+        grad, hess = prob.grad_hess(phi, cache)
+        step = np.linalg.solve(hess, -grad)
+        decrement = float(-grad @ step)
+        if decrement / 2.0 <= tol:
+            converged = True
+            break
+        t = 1.0
+        while True:
+            cand = phi + t * step
+            new, new_cache = prob.value(cand)
+            if new <= value - 0.25 * t * decrement or t < 1e-10:
+                break
+            t *= 0.5
+        phi, value, cache = cand, new, new_cache
+    if not converged:
+        _, hess = prob.grad_hess(phi, cache)
+    theta, beta, gamma = prob.split(phi)
+    return BTFit(
+        scores=_frozen(theta - theta.mean()),
+        nu=float(np.exp(gamma)) if gamma is not None else 0.0,
+        coef=_frozen(beta.copy()),
+        hessian=_frozen(hess),
+        alpha=float(alpha),
+        neg_log_posterior=value,
+        n_iter=it,
+        converged=converged,
+    )
+
+
+def _frozen(a: np.ndarray) -> np.ndarray:
+    a = np.array(a, dtype=float)
+    a.setflags(write=False)
+    return a
+
+
+def covariance(fit: BTFit) -> np.ndarray:
+    """Laplace approximation to the posterior covariance of all parameters."""
+    return np.linalg.inv(fit.hessian)
+
+
+def predict_proba(
+    fit: BTFit, i: np.ndarray, j: np.ndarray, covariates: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(P(i wins), P(j wins), P(tie)); covariates default to zero, i.e. the
+    style/position-controlled prediction."""
+    i = np.asarray(i, dtype=np.int64)
+    j = np.asarray(j, dtype=np.int64)
+    d = fit.scores[i] - fit.scores[j]
+    if covariates is not None and fit.coef.size:
+        d = d + np.asarray(covariates, dtype=float).reshape(d.size, -1) @ fit.coef
+    gamma = np.log(fit.nu) if fit.nu > 0 else None
+    pi, pj, pt, _ = _probs(np.asarray(d, dtype=float), gamma)
+    return pi, pj, pt
+
+
+def expected_win_rate(fit: BTFit, tie_value: float = 0.5) -> np.ndarray:
+    """Each player's expected score against every other player (uniform opponent), with
+    covariates set to zero: the controlled scores in probability units."""
+    k = fit.n_players
+    a, b = np.meshgrid(np.arange(k), np.arange(k), indexing="ij")
+    pi, _, pt = predict_proba(fit, a.ravel(), b.ravel())
+    m = (pi + tie_value * pt).reshape(k, k)
+    np.fill_diagonal(m, 0.0)
+    return m.sum(axis=1) / max(k - 1, 1)
+
+
+def information_gain(fit: BTFit, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """Expected information gain (nats, Gaussian/Laplace approximation) of one more
+    comparison of each pair (i, j): 0.5 log(1 + I(d) Var(d)), with I(d) the Fisher
+    information of one outcome about the margin d. Used to pick the next pair."""
+    i = np.asarray(i, dtype=np.int64)
+    j = np.asarray(j, dtype=np.int64)
+    k = fit.n_players
+    cov = covariance(fit)[:k, :k]
+    var_d = cov[i, i] + cov[j, j] - 2 * cov[i, j]
+    pi, pj, _ = predict_proba(fit, i, j)
+    fisher = ((pi + pj) - (pi - pj) ** 2) / 4.0
+    return 0.5 * np.log1p(fisher * var_d)
+
+
+def bootstrap_bt(
+    i: np.ndarray,
+    j: np.ndarray,
+    outcome: np.ndarray,
+    n_players: int,
+    rng: np.random.Generator,
+    n_boot: int = 200,
+    level: float = 0.95,
+    weights: np.ndarray | None = None,
+    covariates: np.ndarray | None = None,
+    alpha: float = 1e-2,
+) -> BTBootstrap:
+    """Percentile intervals from resampling comparisons with replacement. Resampling is
+    done as multinomial counts used as weights (identical in law, no data copies)."""
+    i, j, y, w, x = _check(i, j, outcome, n_players, weights, covariates)
+    full = fit_bt(i, j, y, n_players, w, x, alpha=alpha)
+    n = i.shape[0]
+    samples = np.empty((n_boot, n_players))
+    ties = full.fits_ties
+    for b in range(n_boot):
+        counts = rng.multinomial(n, np.full(n, 1.0 / n)) if n else np.zeros(0)
+        fb = fit_bt(i, j, y, n_players, w * counts, x, alpha=alpha, ties=ties, init=full)
+        samples[b] = fb.scores
+    tail = (1.0 - level) / 2.0
+    low, high = np.quantile(samples, [tail, 1.0 - tail], axis=0)
+    return BTBootstrap(full.scores, _frozen(low), _frozen(high), _frozen(samples), level)
+
+
+def win_rate_matrix(
+    i: np.ndarray,
+    j: np.ndarray,
+    outcome: np.ndarray,
+    n_players: int,
+    weights: np.ndarray | None = None,
+    tie_value: float = 0.5,
+) -> WinRates:
+    """Head-to-head empirical win rates, for the picture next to the BT ranking."""
+    i, j, y, w, _ = _check(i, j, outcome, n_players, weights, None)
+    k = n_players
+    score_i = w * np.where(y == Outcome.I_WINS, 1.0, np.where(y == Outcome.TIE, tie_value, 0.0))
+    score_j = w * np.where(y == Outcome.J_WINS, 1.0, np.where(y == Outcome.TIE, tie_value, 0.0))
+    won = np.bincount(i * k + j, score_i, k * k) + np.bincount(j * k + i, score_j, k * k)
+    tot = np.bincount(i * k + j, w, k * k) + np.bincount(j * k + i, w, k * k)
+    won, tot = won.reshape(k, k), tot.reshape(k, k)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rate = np.where(tot > 0, won / np.where(tot > 0, tot, 1.0), np.nan)
+    return WinRates(_frozen(rate), _frozen(tot))

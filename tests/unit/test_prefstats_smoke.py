@@ -1,0 +1,3 @@
+import prefstats
+def test_x():
+    assert prefstats
