@@ -183,7 +183,7 @@ def annotation_submit(
 
 def _submit_locked(assignment_id, user, response, idempotency_key, duration_ms) -> Annotation:
     assignment = (
-        Assignment.objects.select_for_update()
+        Assignment.objects.select_for_update(of=("self",))  # lock only the lease, not the study row
         .select_related("study", "unit")
         .filter(pk=assignment_id, annotator=user)
         .first()

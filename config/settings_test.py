@@ -5,3 +5,5 @@ import os
 os.environ.setdefault("SECRET_KEY", "test-secret-not-for-production")
 
 from config.settings import *  # noqa: E402,F401,F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast tests only
