@@ -1,1 +1,126 @@
-"""Pure-numpy statistics for preference annotation."""
+"""Statistics for preference annotation: rankings, agreement, judge meta-evaluation,
+bias diagnostics and MQM scoring.
+
+Pure functions over numpy arrays (numpy and the standard library only: no Django, no
+scipy, no I/O), so the same code runs in the dashboard, the API, exports and tests.
+Randomness only comes from an injected ``numpy.random.Generator``.
+"""
+
+from .agreement import (
+    Coincidences,
+    cohen_kappa,
+    coincidence_matrix,
+    fleiss_kappa,
+    fleiss_kappa_from_labels,
+    krippendorff_alpha,
+    label_counts,
+    pairwise_agreement,
+)
+from .bias import (
+    Drift,
+    LengthControlled,
+    agreement_with_majority,
+    drift,
+    length_bias,
+    length_controlled_bt,
+    position_bias,
+    swap_flip_rate,
+)
+from .bootstrap import Interval, bootstrap_ci
+from .bt import (
+    BTBootstrap,
+    BTFit,
+    Outcome,
+    WinRates,
+    bootstrap_bt,
+    covariance,
+    expected_win_rate,
+    fit_bt,
+    from_winner_loser,
+    information_gain,
+    predict_proba,
+    win_rate_matrix,
+)
+from .calibration import Calibration, calibration_curve, expected_calibration_error, outcome_score
+from .correlation import darr_pairs, kendall_tau, pearson, wmt_tau_like
+from .mqm import (
+    DEFAULT_WEIGHTS,
+    MQMWeights,
+    SpanAgreement,
+    Spans,
+    error_penalties,
+    segment_scores,
+    severity_weighted_f1,
+    span_f1,
+    system_scores,
+)
+from .pairwise import (
+    TieCalibrated,
+    pairwise_accuracy,
+    permutation_pvalues,
+    soft_pairwise_accuracy,
+    spa,
+    tie_calibrated_accuracy,
+)
+from .proportions import RateTable, binom_test, counts_table, rate_table, wilson_interval
+
+__all__ = [
+    "BTBootstrap",
+    "BTFit",
+    "Calibration",
+    "Coincidences",
+    "DEFAULT_WEIGHTS",
+    "Drift",
+    "Interval",
+    "LengthControlled",
+    "MQMWeights",
+    "Outcome",
+    "RateTable",
+    "SpanAgreement",
+    "Spans",
+    "TieCalibrated",
+    "WinRates",
+    "agreement_with_majority",
+    "binom_test",
+    "bootstrap_bt",
+    "bootstrap_ci",
+    "calibration_curve",
+    "cohen_kappa",
+    "coincidence_matrix",
+    "counts_table",
+    "covariance",
+    "darr_pairs",
+    "drift",
+    "error_penalties",
+    "expected_calibration_error",
+    "expected_win_rate",
+    "fit_bt",
+    "fleiss_kappa",
+    "fleiss_kappa_from_labels",
+    "from_winner_loser",
+    "information_gain",
+    "kendall_tau",
+    "krippendorff_alpha",
+    "label_counts",
+    "length_bias",
+    "length_controlled_bt",
+    "outcome_score",
+    "pairwise_accuracy",
+    "pairwise_agreement",
+    "pearson",
+    "permutation_pvalues",
+    "position_bias",
+    "predict_proba",
+    "rate_table",
+    "segment_scores",
+    "severity_weighted_f1",
+    "soft_pairwise_accuracy",
+    "spa",
+    "span_f1",
+    "swap_flip_rate",
+    "system_scores",
+    "tie_calibrated_accuracy",
+    "wilson_interval",
+    "win_rate_matrix",
+    "wmt_tau_like",
+]
