@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -39,11 +39,17 @@ class CandidateView:
 
 @dataclass(frozen=True)
 class UnitContent:
-    """What one annotator sees: the candidates of a unit, in display order."""
+    """What one annotator sees: the candidates of a unit, in display order.
+
+    `source` is the item's prompt as text (the source segment for MT tasks; mqm source-side
+    spans index into it). `meta` is the item's metadata (rubric reads per-item criteria from
+    meta["rubric"]). Both default to empty, so older callers keep working.
+    """
 
     item_id: int
     candidates: tuple[CandidateView, ...]
     source: str = ""
+    meta: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
