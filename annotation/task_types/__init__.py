@@ -14,6 +14,7 @@ from annotation.task_types.base import (
 from annotation.task_types.registry import all_task_types, get_task_type, register
 
 from annotation.task_types import pairwise  # noqa: E402,F401  (registers itself)
+from annotation.task_types import likert, mqm, rubric  # noqa: E402,F401  (register themselves)
 
 __all__ = [
     "CandidateView",
