@@ -185,12 +185,12 @@ class SubmitApi(GenericAPIView):
 
     @extend_schema(request=SubmitSerializer, responses={201: SubmitResultSerializer, 200: SubmitResultSerializer})
     def post(self, request, assignment_id: int):
-        form = SubmitSerializer(data=request.data)
-        if not form.is_valid():
-            raise Invalid("request does not fit", {k: " ".join(str(m) for m in v) for k, v in form.errors.items()})
         assignment = Assignment.objects.select_related("study").filter(pk=assignment_id, annotator=request.user).first()
         if assignment is None:
             raise NotFound("assignment: you do not hold this unit")
+        form = SubmitSerializer(data=request.data)
+        if not form.is_valid():
+            raise Invalid("request does not fit", {k: " ".join(str(m) for m in v) for k, v in form.errors.items()})
         annotation, created = services.annotation_submit(
             assignment_id=assignment_id,
             user=request.user,

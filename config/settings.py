@@ -140,6 +140,7 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", BASE_DIR / "staticfiles"))
+WHITENOISE_USE_FINDERS = True  # serve app static files without collectstatic on a laptop
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", BASE_DIR / "var"))
 EXPORT_ROOT = MEDIA_ROOT / "exports"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

@@ -19,3 +19,28 @@ def shared_data():
 @pytest.fixture(autouse=True)
 def _export_root(settings, tmp_path):
     settings.EXPORT_ROOT = tmp_path / "exports"
+
+
+@pytest.fixture(autouse=True)
+def _celery_in_process():
+    """Background work runs in-process in tests, unless a test asks for `celery_worker_live`."""
+    from config.celery import app
+
+    before = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = before
+
+
+@pytest.fixture
+def celery_worker_live(transactional_db, settings):
+    """A real Celery worker thread consuming from the real Redis broker."""
+    if not settings.REDIS_URL:
+        pytest.skip("needs Redis as the Celery broker (set REDIS_URL)")
+    from celery.contrib.testing.worker import start_worker
+
+    from config.celery import app
+
+    app.conf.task_always_eager = False
+    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
+        yield app
