@@ -1,8 +1,21 @@
+from django.contrib.auth.views import LogoutView
 from django.urls import path
 
 from frontend import views
 
+# "new-study/" rather than "studies/new/": a study may well be called "new".
 urlpatterns = [
     path("", views.home, name="home"),
+    path("login/", views.sign_in, name="login"),
+    path("logout/", LogoutView.as_view(), name="logout"),
     path("join/<str:token>/", views.join, name="join"),
+    path("new-study/", views.study_new, name="study_new"),
+    path("studies/<slug:slug>/", views.study_detail, name="study_detail"),
+    path("studies/<slug:slug>/status/", views.study_status, name="study_status"),
+    path("studies/<slug:slug>/items/", views.study_upload, name="study_upload"),
+    path("studies/<slug:slug>/invite/reset/", views.study_invite_reset, name="study_invite_reset"),
+    path("studies/<slug:slug>/researchers/", views.study_researcher_add, name="study_researcher_add"),
+    path("studies/<slug:slug>/exports/", views.study_export_create, name="study_export_create"),
+    path("studies/<slug:slug>/annotate/", views.study_annotate, name="study_annotate"),
+    path("studies/<slug:slug>/done/", views.study_done, name="study_done"),
 ]

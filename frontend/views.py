@@ -1,9 +1,390 @@
-from django.http import HttpResponse
+"""Browser pages. Views stay thin: they check who may see a page, call one service or
+selector, and turn domain errors (annotation.errors) into messages next to the field they
+name. The annotator app itself talks to the REST API from static/frontend/annotate.js."""
+
+from __future__ import annotations
+
+import io
+import json
+from functools import wraps
+
+import bleach
+import markdown
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import get_user_model, login
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.auth.views import LoginView
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.csrf import ensure_csrf_cookie
+from django.views.decorators.http import require_POST
+
+from annotation import selectors, services
+from annotation.api import can_create_studies
+from annotation.errors import DomainError, Invalid
+from annotation.models import Study, StudyMembership
+from annotation.permissions import can_annotate, can_manage, role_in
+from exports.services import export_create
+from frontend.forms import ExportForm, ItemUploadForm, ResearcherAddForm, SignUpForm, StudyForm, strategy_defaults, task_type_defaults
+
+# Defence in depth for pages that show untrusted model output: no inline script, no
+# third-party host, ever. The pages need nothing else.
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "connect-src 'self'",
+        "font-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
 
 
+def csp(view):
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        response = view(request, *args, **kwargs)
+        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        return response
+
+    return wrapped
+
+
+sign_in = csp(LoginView.as_view(template_name="frontend/login.html", redirect_authenticated_user=True))
+
+
+# Instructions are Markdown written by researchers; annotators see them as HTML, so they
+# are sanitized with a strict allowlist (no images: they would fetch from other hosts).
+ALLOWED_TAGS = {
+    "p", "br", "hr", "strong", "b", "em", "i", "code", "pre", "blockquote", "ul", "ol", "li",
+    "h1", "h2", "h3", "h4", "h5", "h6", "a", "table", "thead", "tbody", "tr", "th", "td", "del", "kbd",
+}
+ALLOWED_ATTRIBUTES = {"a": ["href", "title"], "th": ["align"], "td": ["align"]}
+
+
+def _link_attrs(attrs, new=False):
+    attrs[(None, "rel")] = "nofollow noopener noreferrer"
+    attrs[(None, "target")] = "_blank"
+    return attrs
+
+
+def render_instructions(text: str) -> str:
+    html = markdown.markdown(text or "", extensions=["fenced_code", "tables", "sane_lists"], output_format="html")
+    clean = bleach.clean(html, tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES, protocols={"http", "https", "mailto"}, strip=True)
+    return bleach.linkify(clean, callbacks=[_link_attrs], skip_tags={"pre", "code"}, parse_email=False)
+
+
+def _not_found(request, message: str):
+    return render(request, "frontend/not_found.html", {"message": message}, status=404)
+
+
+def _study(slug: str) -> Study | None:
+    return Study.objects.filter(slug=slug).first()
+
+
+def _fill_percent(done: int, target: int) -> float:
+    return round(100.0 * done / target, 1) if target else 0.0
+
+
+# --- home ---------------------------------------------------------------------------------
+
+
+@csp
+@login_required
 def home(request):
-    return HttpResponse("Trenchcoat")
+    managed, annotating = [], []
+    for study in selectors.studies_for_user(request.user).order_by("-created_at"):
+        role = role_in(request.user, study)
+        if role in ("owner", "researcher"):
+            fill = selectors.study_fill(study)
+            managed.append({"study": study, "role": role, "fill": fill, "percent": _fill_percent(fill["study_judgments"], fill["study_target"])})
+        elif role == "annotator":
+            progress = selectors.annotator_progress(study, request.user)
+            annotating.append({"study": study, "progress": progress})
+    return render(
+        request,
+        "frontend/home.html",
+        {"managed": managed, "annotating": annotating, "can_create": can_create_studies(request.user)},
+    )
 
 
-def join(request, token):
-    return HttpResponse("join")
+# --- new study ----------------------------------------------------------------------------
+
+
+@csp
+@login_required
+def study_new(request):
+    if not can_create_studies(request.user):
+        return render(
+            request,
+            "frontend/message.html",
+            {"title": "Not allowed", "message": "Your account may not create studies. Ask an admin for the researcher permission."},
+            status=403,
+        )
+    form = StudyForm(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                study = services.study_create(owner=request.user, spec=form.spec())
+            except Invalid as exc:
+                _attach_errors(form, exc)
+            else:
+                messages.success(request, f"Study “{study.name}” created.")
+                return redirect("study_detail", slug=study.slug)
+        status = 400
+    context = {"form": form, "task_defaults": task_type_defaults(), "strategy_defaults": strategy_defaults()}
+    return render(request, "frontend/study_new.html", context, status=status)
+
+
+def _attach_errors(form, exc: DomainError, fallback: str | None = None) -> None:
+    """Put each error of a domain error next to the form field its dotted path names."""
+    if not exc.errors:
+        form.add_error(fallback, exc.message)
+        return
+    for path, message in exc.errors.items():
+        field = form.field_for(path) if hasattr(form, "field_for") else (path.split(".", 1)[0] if path.split(".", 1)[0] in form.fields else None)
+        form.add_error(field or fallback, f"{path}: {message}")
+
+
+# --- study page (researchers) -------------------------------------------------------------
+
+STATUS_ACTIONS = {
+    "draft": [("live", "Go live")],
+    "live": [("paused", "Pause"), ("closed", "Close")],
+    "paused": [("live", "Resume (go live)"), ("closed", "Close")],
+    "closed": [("live", "Reopen (go live)")],
+}
+
+
+def _managed_study(request, slug: str) -> Study | None:
+    study = _study(slug)
+    if study is None or not can_manage(request.user, study):
+        return None
+    return study
+
+
+def _study_page(request, study: Study, *, status: int = 200, **extra):
+    role = role_in(request.user, study)
+    researchers = (
+        StudyMembership.objects.filter(study=study, role=StudyMembership.Role.RESEARCHER)
+        .select_related("user")
+        .order_by("joined_at")
+    )
+    context = {
+        "study": study,
+        "role": role,
+        "is_owner": role == "owner",
+        "spec_json": json.dumps(study.spec(), indent=2, ensure_ascii=False),
+        "progress": selectors.study_progress(study),
+        "invite_url": request.build_absolute_uri(reverse("join", args=[study.invite_token])),
+        "status_actions": STATUS_ACTIONS.get(study.status, []),
+        "researchers": [m.user.username for m in researchers],
+        "exports": list(study.exports.all()[:50]),
+        "upload_form": ItemUploadForm(),
+        "export_form": ExportForm(),
+        "researcher_form": ResearcherAddForm(),
+        **extra,
+    }
+    return render(request, "frontend/study_detail.html", context, status=status)
+
+
+@csp
+@login_required
+@ensure_csrf_cookie
+def study_detail(request, slug: str):
+    study = _managed_study(request, slug)
+    if study is None:
+        return _not_found(request, f"There is no study “{slug}” that you manage.")
+    return _study_page(request, study)
+
+
+@csp
+@login_required
+@require_POST
+def study_status(request, slug: str):
+    study = _managed_study(request, slug)
+    if study is None:
+        return _not_found(request, f"There is no study “{slug}” that you manage.")
+    try:
+        services.study_set_status(study=study, status=request.POST.get("status", ""))
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"The study is now {study.status}.")
+    return redirect("study_detail", slug=study.slug)
+
+
+@csp
+@login_required
+@require_POST
+def study_upload(request, slug: str):
+    study = _managed_study(request, slug)
+    if study is None:
+        return _not_found(request, f"There is no study “{slug}” that you manage.")
+    form = ItemUploadForm(request.POST, request.FILES)
+    if not form.is_valid():
+        return _study_page(request, study, status=400, upload_form=form)
+    uploaded = form.cleaned_data["file"]
+    try:
+        if uploaded.size > settings.MAX_UPLOAD_BYTES:
+            raise Invalid(f"file: larger than {settings.MAX_UPLOAD_BYTES} bytes", {"file": "too large"})
+        lines = io.TextIOWrapper(uploaded.file, encoding="utf-8", newline="")
+        result = services.items_import(study=study, lines=lines, format_name=form.cleaned_data["format"])
+    except DomainError as exc:
+        return _study_page(request, study, status=400, upload_form=form, upload_error=exc.message, upload_errors=exc.errors)
+    items = result["items"]
+    messages.success(
+        request,
+        f"Imported {items} item{'s' if items != 1 else ''} from {uploaded.name}; the study now has {result['units_in_study']} units.",
+    )
+    return redirect(reverse("study_detail", args=[study.slug]) + "#items")
+
+
+@csp
+@login_required
+@require_POST
+def study_invite_reset(request, slug: str):
+    study = _managed_study(request, slug)
+    if study is None:
+        return _not_found(request, f"There is no study “{slug}” that you manage.")
+    services.study_reset_invite(study=study)
+    messages.success(request, "A new invite link was made; the old one no longer works.")
+    return redirect(reverse("study_detail", args=[study.slug]) + "#invite")
+
+
+@csp
+@login_required
+@require_POST
+def study_researcher_add(request, slug: str):
+    study = _managed_study(request, slug)
+    if study is None:
+        return _not_found(request, f"There is no study “{slug}” that you manage.")
+    if role_in(request.user, study) != "owner":
+        messages.error(request, "Only the study's owner may add researchers.")
+        return redirect("study_detail", slug=study.slug)
+    form = ResearcherAddForm(request.POST)
+    if form.is_valid():
+        user = get_user_model().objects.filter(username=form.cleaned_data["username"].strip()).first()
+        if user is None:
+            form.add_error("username", f"No user named “{form.cleaned_data['username']}”.")
+        else:
+            try:
+                services.membership_add(study=study, user=user, role=StudyMembership.Role.RESEARCHER)
+            except DomainError as exc:
+                _attach_errors(form, exc)
+            else:
+                messages.success(request, f"{user.username} is now a researcher of this study.")
+                return redirect(reverse("study_detail", args=[study.slug]) + "#team")
+    return _study_page(request, study, status=400, researcher_form=form)
+
+
+@csp
+@login_required
+@require_POST
+def study_export_create(request, slug: str):
+    study = _managed_study(request, slug)
+    if study is None:
+        return _not_found(request, f"There is no study “{slug}” that you manage.")
+    form = ExportForm(request.POST)
+    if form.is_valid():
+        try:
+            job = export_create(study=study, user=request.user, format_name=form.cleaned_data["format"], options=form.cleaned_data["options"])
+        except DomainError as exc:
+            _attach_errors(form, exc, fallback="options")
+        else:
+            messages.success(request, f"Export #{job.pk} ({job.format}) started.")
+            return redirect(reverse("study_detail", args=[study.slug]) + "#exports")
+    return _study_page(request, study, status=400, export_form=form)
+
+
+# --- join ---------------------------------------------------------------------------------
+
+
+@csp
+def join(request, token: str):
+    study = Study.objects.filter(invite_token=token).first()
+    if study is None:
+        return _not_found(request, "This invite link is not valid (it may have been replaced). Ask the researcher for a new link.")
+    user = request.user
+    if user.is_authenticated and request.method == "GET":
+        if can_annotate(user, study):
+            return redirect("study_annotate", slug=study.slug)
+    signup_form = SignUpForm(prefix="signup")
+    signin_form = AuthenticationForm(request, prefix="signin")
+    error, status = "", 200
+    if study.status == Study.Status.CLOSED:
+        error, status = "This study is closed: it takes no new annotators.", 403
+    elif request.method == "POST":
+        action = request.POST.get("action")
+        if action == "signup" and not user.is_authenticated:
+            signup_form = SignUpForm(request.POST, prefix="signup")
+            if signup_form.is_valid():
+                user = signup_form.save()
+                login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        elif action == "signin" and not user.is_authenticated:
+            signin_form = AuthenticationForm(request, data=request.POST, prefix="signin")
+            if signin_form.is_valid():
+                user = signin_form.get_user()
+                login(request, user)
+        if not user.is_authenticated:
+            status = 400
+        else:
+            try:
+                services.study_join(token=token, user=user)
+            except DomainError as exc:
+                error, status = exc.message, exc.status
+            else:
+                if can_annotate(user, study):
+                    return redirect("study_annotate", slug=study.slug)
+                messages.info(request, "You manage this study, so you were not added as an annotator.")
+                return redirect("study_detail", slug=study.slug)
+    context = {
+        "study": study,
+        "error": error,
+        "signup_form": signup_form,
+        "signin_form": signin_form,
+        "manages": user.is_authenticated and can_manage(user, study),
+    }
+    return render(request, "frontend/join.html", context, status=status)
+
+
+# --- annotator app ------------------------------------------------------------------------
+
+
+@csp
+@login_required
+@ensure_csrf_cookie
+def study_annotate(request, slug: str):
+    study = _study(slug)
+    if study is None or not can_annotate(request.user, study):
+        return _not_found(request, f"There is no study “{slug}” that you annotate.")
+    progress = selectors.annotator_progress(study, request.user)
+    context = {
+        "study": study,
+        "instructions_html": render_instructions(study.instructions),
+        "progress": progress,
+        "study_percent": _fill_percent(progress["study_judgments"], progress["study_target"]),
+        "next_url": reverse("api-next", args=[study.slug]),
+        "submit_url": reverse("api-submit", args=[0]),
+        "done_url": reverse("study_done", args=[study.slug]),
+    }
+    return render(request, "frontend/annotate.html", context)
+
+
+@csp
+@login_required
+def study_done(request, slug: str):
+    study = _study(slug)
+    if study is None or not can_annotate(request.user, study):
+        return _not_found(request, f"There is no study “{slug}” that you annotate.")
+    progress = selectors.annotator_progress(study, request.user)
+    return render(request, "frontend/done.html", {"study": study, "progress": progress})
