@@ -193,13 +193,15 @@ def fit_bt(
     covariates: np.ndarray | None = None,
     alpha: float = 1e-2,
     ties: bool | None = None,
-    tol: float = 1e-10,
+    tol: float = 1e-9,
     max_iter: int = 100,
     init: BTFit | None = None,
 ) -> BTFit:
     """Fit Davidson–Bradley–Terry by damped Newton. ``ties=None`` fits nu only when the
     data contain ties (otherwise nu = 0, plain BT). ``alpha`` must be > 0 (the ridge is
-    what makes perfect records and disconnected graphs finite)."""
+    what makes perfect records and disconnected graphs finite). Stops when the largest
+    Newton step is below ``tol`` (a parameter-scale criterion, so rescaling all weights
+    does not change the accuracy)."""
     if alpha <= 0:
         raise ValueError("alpha must be > 0")
     i, j, y, w, x = _check(i, j, outcome, n_players, weights, covariates)
@@ -221,15 +223,17 @@ def fit_bt(
     for it in range(1, max_iter + 1):
         grad, hess = prob.grad_hess(phi, cache)
         step = np.linalg.solve(hess, -grad)
-        decrement = float(-grad @ step)
-        if decrement / 2.0 <= tol:
+        if np.max(np.abs(step), initial=0.0) <= tol:
             converged = True
             break
+        decrement = float(-grad @ step)
+        # near the optimum rounding in the objective hides the decrease: take the step
+        tiny = decrement <= 1e-12 * max(1.0, abs(value))
         t = 1.0
         while True:
             cand = phi + t * step
             new, new_cache = prob.value(cand)
-            if new <= value - 0.25 * t * decrement or t < 1e-10:
+            if tiny or new <= value - 0.25 * t * decrement or t < 1e-10:
                 break
             t *= 0.5
         phi, value, cache = cand, new, new_cache
@@ -255,8 +259,14 @@ def _frozen(a: np.ndarray) -> np.ndarray:
 
 
 def covariance(fit: BTFit) -> np.ndarray:
-    """Laplace approximation to the posterior covariance of all parameters."""
-    return np.linalg.inv(fit.hessian)
+    """Laplace approximation to the posterior covariance of ``[scores, coef, log nu]``,
+    for the centred scores (the common shift the likelihood cannot see, whose variance is
+    only the prior's 1/alpha, is projected out)."""
+    cov = np.linalg.inv(fit.hessian)
+    k = fit.n_players
+    t = np.eye(cov.shape[0])
+    t[:k, :k] -= 1.0 / k
+    return t @ cov @ t.T
 
 
 def predict_proba(

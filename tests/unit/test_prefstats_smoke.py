@@ -1,3 +1,0 @@
-import prefstats
-def test_x():
-    assert prefstats
