@@ -32,6 +32,7 @@ class Study(models.Model):
     strategy = models.CharField(max_length=50, default="uniform")
     strategy_params = models.JSONField(default=dict)
     quality = models.JSONField(default=dict)
+    crowd = models.JSONField(default=dict, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="owned_studies")
     invite_token = models.CharField(max_length=40, unique=True, default=new_invite_token)
@@ -56,6 +57,7 @@ class Study(models.Model):
             "redundancy": self.redundancy,
             "strategy": {"name": self.strategy, "params": self.strategy_params},
             "quality": self.quality,
+            "crowd": self.crowd,
             "status": self.status,
         }
 
@@ -69,9 +71,30 @@ class StudyMembership(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(max_length=12, choices=Role.choices)
     joined_at = models.DateTimeField(auto_now_add=True)
+    # Quality control: results of gold units and attention checks; exclusion below threshold.
+    qc_passed = models.PositiveIntegerField(default=0)
+    qc_failed = models.PositiveIntegerField(default=0)
+    excluded = models.BooleanField(default=False)
+    excluded_reason = models.CharField(max_length=200, blank=True)
+    # Crowd platforms: who this pseudonymous annotator is there (Prolific PID, MTurk worker id).
+    platform = models.CharField(max_length=20, blank=True)
+    worker_id = models.CharField(max_length=100, blank=True)
+    platform_session = models.CharField(max_length=100, blank=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["study", "user"], name="one_membership_per_study")]
+        constraints = [
+            models.UniqueConstraint(fields=["study", "user"], name="one_membership_per_study"),
+            models.UniqueConstraint(
+                fields=["study", "platform", "worker_id"],
+                condition=~models.Q(worker_id=""),
+                name="one_membership_per_crowd_worker",
+            ),
+        ]
+
+    @property
+    def pass_rate(self) -> float | None:
+        checks = self.qc_passed + self.qc_failed
+        return self.qc_passed / checks if checks else None
 
     def __str__(self) -> str:
         return f"{self.user} in {self.study} as {self.role}"
@@ -186,6 +209,7 @@ class Annotation(models.Model):
     shown_at = models.DateTimeField()  # when the unit was handed out
     submitted_at = models.DateTimeField(auto_now_add=True)
     duration_ms = models.PositiveIntegerField(null=True, blank=True)  # time on the unit, per the client
+    qc_passed = models.BooleanField(null=True, blank=True)  # for gold and attention units only
 
     class Meta:
         constraints = [

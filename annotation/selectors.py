@@ -18,11 +18,21 @@ def studies_for_user(user):
     return Study.objects.filter(Q(owner=user) | Q(memberships__user=user)).distinct()
 
 
+def prompt_text(prompt) -> str:
+    if isinstance(prompt, str):
+        return prompt
+    return "\n\n".join(f"{m['role']}: {m['content']}" for m in prompt)
+
+
 def unit_content(assignment: Assignment) -> UnitContent:
+    """The unit as shown to this annotator, for the task type to validate a response against."""
+    item = assignment.unit.item
     candidates = {c.id: c for c in Candidate.objects.filter(id__in=assignment.display_order)}
     return UnitContent(
-        item_id=assignment.unit.item_id,
+        item_id=item.id,
         candidates=tuple(CandidateView(cid, candidates[cid].system, candidates[cid].text) for cid in assignment.display_order),
+        source=prompt_text(item.prompt),
+        meta=item.meta,
     )
 
 

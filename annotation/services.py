@@ -17,8 +17,9 @@ from django.utils import timezone
 
 from annotation.errors import Conflict, Invalid, NotAllowed, NotFound
 from annotation.models import Annotation, Assignment, Candidate, Item, Study, StudyMembership, Unit
+from annotation.quality import qc_record
 from annotation.spec import SpecError, parse_spec
-from annotation.task_types import ResponseError, get_task_type
+from annotation.task_types import ConfigError, ResponseError, get_task_type
 from annotation.selectors import unit_content
 from exports.formats import FormatError, ItemRecord, get_importer
 
@@ -123,8 +124,24 @@ def _create_items(study: Study, batch: list[ItemRecord]) -> None:
         groups = task_type.unit_candidates(study.task_config, by_item[item.id])
         if not groups:
             raise FormatError(record.line, "candidates", f"a {study.task_type} unit needs more candidates than this item has")
+        if "gold" in record.meta:
+            units.append(_gold_unit(study, task_type, item, record, groups, by_item[item.id]))
+            continue
         units += [Unit(study=study, item=item, candidate_ids=list(g), rand=random.random()) for g in groups]
     Unit.objects.bulk_create(units, batch_size=IMPORT_BATCH)
+
+
+def _gold_unit(study, task_type, item, record, groups, candidate_ids) -> Unit:
+    """An item with `meta.gold` becomes one gold unit: served to every annotator at the
+    study's gold rate, scored against the known answer, kept out of exports."""
+    if len(groups) != 1:
+        raise FormatError(record.line, "meta.gold", "a gold item must make exactly one unit (e.g. two candidates for a pair)")
+    systems = {c.system: cid for c, cid in zip(record.candidates, candidate_ids, strict=True)}
+    try:
+        expected = task_type.parse_gold(study.task_config, record.meta["gold"], systems)
+    except ConfigError as exc:
+        raise FormatError(record.line, exc.field, exc.message) from None
+    return Unit(study=study, item=item, candidate_ids=list(groups[0]), kind=Unit.Kind.GOLD, gold=expected, rand=random.random())
 
 
 def items_import(*, study: Study, lines: Iterable[str], format_name: str = "jsonl") -> dict[str, int]:
@@ -184,7 +201,7 @@ def annotation_submit(
 def _submit_locked(assignment_id, user, response, idempotency_key, duration_ms) -> Annotation:
     assignment = (
         Assignment.objects.select_for_update(of=("self",))  # lock only the lease, not the study row
-        .select_related("study", "unit")
+        .select_related("study", "unit__item")
         .filter(pk=assignment_id, annotator=user)
         .first()
     )
@@ -207,7 +224,9 @@ def _submit_locked(assignment_id, user, response, idempotency_key, duration_ms) 
             raise Conflict("assignment: your lease expired and the unit has meanwhile been fully judged")
     Assignment.objects.filter(pk=assignment.pk).update(status=Assignment.Status.SUBMITTED, submitted_at=now)
     Unit.objects.filter(pk=assignment.unit_id).update(n_done=F("n_done") + 1)
+    passed = qc_record(study=study, unit=assignment.unit, user=user, response=clean)
     return Annotation.objects.create(
+        qc_passed=passed,
         study=study,
         unit_id=assignment.unit_id,
         item_id=assignment.unit.item_id,

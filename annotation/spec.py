@@ -16,11 +16,21 @@ from elicitation.strategies import ParamsError, all_strategies, get_strategy
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,98}[a-z0-9]$|^[a-z0-9]$")
 STATUSES = ("draft", "live", "paused", "closed")
 QUALITY_DEFAULTS: dict[str, Any] = {
-    "gold_rate": 0.0,  # share of gold units mixed in (gold units come with known answers)
+    "gold_rate": 0.0,  # share of units served from the gold units (items with meta.gold)
+    "attention_rate": 0.0,  # share of units served as generated attention checks
+    "min_pass_rate": 0.0,  # annotators below this pass rate on checks are excluded...
+    "min_checks": 3,  # ...once they have answered at least this many checks
     "min_seconds_per_unit": 0,  # faster submissions are flagged as speeding
     "lease_seconds": 900,  # how long an annotator holds a unit before it returns to the pool
 }
-KEYS = {"slug", "name", "task_type", "task_config", "instructions", "redundancy", "strategy", "quality", "status"}
+CROWD_DEFAULTS: dict[str, Any] = {
+    "platform": "",  # "prolific" or "mturk": enables the crowd entry link
+    "quota": 0,  # units per crowd worker before the completion code (0: until none is left)
+    "completion_code": "",  # shown (or sent back) only when the quota is done and checks pass
+    "redirect_url": "",  # e.g. https://app.prolific.com/submissions/complete?cc=CODE
+}
+PLATFORMS = ("", "prolific", "mturk")
+KEYS = {"slug", "name", "task_type", "task_config", "instructions", "redundancy", "strategy", "quality", "crowd", "status"}
 
 
 class SpecError(ValueError):
@@ -35,6 +45,28 @@ def _number(quality: Mapping[str, Any], key: str, lo: float, hi: float) -> float
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo <= value <= hi:
         raise SpecError(f"quality.{key}", f"must be a number from {lo:g} to {hi:g}")
     return value
+
+
+def _parse_crowd(raw: Any) -> dict[str, Any]:
+    if not isinstance(raw, Mapping):
+        raise SpecError("crowd", "must be an object")
+    unknown = sorted(set(raw) - set(CROWD_DEFAULTS))
+    if unknown:
+        raise SpecError(f"crowd.{unknown[0]}", f"unknown key; expected one of: {', '.join(sorted(CROWD_DEFAULTS))}")
+    crowd = {**CROWD_DEFAULTS, **raw}
+    if crowd["platform"] not in PLATFORMS:
+        raise SpecError("crowd.platform", 'must be "prolific", "mturk" or empty')
+    quota = crowd["quota"]
+    if isinstance(quota, bool) or not isinstance(quota, int) or not 0 <= quota <= 100_000:
+        raise SpecError("crowd.quota", "must be a whole number from 0 to 100000")
+    for key in ("completion_code", "redirect_url"):
+        if not isinstance(crowd[key], str) or len(crowd[key]) > 500:
+            raise SpecError(f"crowd.{key}", "must be text of at most 500 characters")
+    if crowd["redirect_url"] and not crowd["redirect_url"].startswith("https://"):
+        raise SpecError("crowd.redirect_url", "must be an https:// address")
+    if crowd["platform"] and not (crowd["completion_code"] or crowd["redirect_url"]):
+        raise SpecError("crowd.completion_code", "a crowd study needs a completion code or a redirect URL")
+    return crowd
 
 
 def parse_spec(raw: Any) -> dict[str, Any]:
@@ -95,8 +127,13 @@ def parse_spec(raw: Any) -> dict[str, Any]:
         raise SpecError(f"quality.{unknown[0]}", f"unknown key; expected one of: {', '.join(sorted(QUALITY_DEFAULTS))}")
     quality = {**QUALITY_DEFAULTS, **quality_raw}
     _number(quality, "gold_rate", 0, 0.5)
+    _number(quality, "attention_rate", 0, 0.5)
+    _number(quality, "min_pass_rate", 0, 1)
+    _number(quality, "min_checks", 1, 1000)
     _number(quality, "min_seconds_per_unit", 0, 3600)
     _number(quality, "lease_seconds", 30, 7 * 24 * 3600)
+
+    crowd = _parse_crowd(raw.get("crowd", {}))
 
     status = raw.get("status", "draft")
     if status not in STATUSES:
@@ -111,5 +148,6 @@ def parse_spec(raw: Any) -> dict[str, Any]:
         "redundancy": redundancy,
         "strategy": {"name": strategy_name, "params": params},
         "quality": quality,
+        "crowd": crowd,
         "status": status,
     }

@@ -82,6 +82,25 @@ class Records:
     scores: tuple[Score, ...] = ()
 
 
+@dataclass(frozen=True)
+class AttentionCheck:
+    """Show `degraded_text` in place of candidate `replace_id`; the response must pass
+    `gold_passes` against `expected` (which names only the real candidates' ids)."""
+
+    replace_id: int
+    degraded_text: str
+    expected: Mapping[str, Any]
+
+
+def degrade_text(text: str, rng) -> str:
+    """An obviously broken version of a text: its words shuffled and every other one dropped."""
+    words = text.split()
+    if len(words) < 4:
+        return " ".join(["lorem", "ipsum", "dolor"] * 3)
+    order = list(rng.permutation(len(words)))
+    return " ".join(words[i] for i in order[::2])
+
+
 def reject_unknown_keys(raw: Mapping[str, Any], known: set[str], where: str) -> None:
     unknown = sorted(set(raw) - known)
     if unknown:
@@ -114,6 +133,23 @@ class TaskType(ABC):
     @abstractmethod
     def records(self, config: Mapping[str, Any], candidate_ids: Sequence[int], response: Mapping[str, Any]) -> Records:
         """The common records (pairs and scores) a stored response stands for."""
+
+    # Quality control. A task type that supports gold units and attention checks overrides
+    # these three; the defaults say it does not, so studies refuse gold for it clearly.
+
+    def parse_gold(self, config: Mapping[str, Any], gold: Any, systems: Mapping[str, int]) -> dict[str, Any]:
+        """Turn an item's `meta.gold` (written with system names) into the expected response
+        for a unit (with candidate ids), or raise ConfigError naming the field."""
+        raise ConfigError("meta.gold", f"the {self.name} task type does not support gold answers")
+
+    def gold_passes(self, config: Mapping[str, Any], expected: Mapping[str, Any], response: Mapping[str, Any]) -> bool:
+        """Whether a response to a gold or attention unit matches what was expected."""
+        raise NotImplementedError
+
+    def attention_check(self, config: Mapping[str, Any], unit: UnitContent, rng) -> AttentionCheck | None:
+        """An obviously degraded variant of one candidate and the response it must get, or
+        None when this task type builds no attention checks."""
+        return None
 
     def describe(self, config: Mapping[str, Any]) -> dict[str, Any]:
         """What the browser widget needs to render (defaults to the config itself)."""

@@ -8,12 +8,14 @@ from itertools import combinations
 from typing import Any
 
 from annotation.task_types.base import (
+    AttentionCheck,
     ConfigError,
     PairOutcome,
     Records,
     ResponseError,
     TaskType,
     UnitContent,
+    degrade_text,
     reject_unknown_keys,
 )
 from annotation.task_types.registry import register
@@ -150,3 +152,22 @@ class Pairwise(TaskType):
         for aspect, choice in (response.get("aspects") or {}).items():
             pairs.append(self._outcome(a, b, choice, 1, aspect))
         return Records(pairs=tuple(pairs))
+
+    def parse_gold(self, config: Mapping[str, Any], gold: Any, systems: Mapping[str, int]) -> dict[str, Any]:
+        """Gold for a pair: {"choice": "<system name>" | "tie" | "both_bad"}."""
+        if not isinstance(gold, Mapping) or set(gold) != {"choice"}:
+            raise ConfigError("meta.gold", 'must be {"choice": "<system>" | "tie" | "both_bad"}')
+        choice = gold["choice"]
+        if choice in (TIE, BOTH_BAD):
+            return {"choice": choice}
+        if choice not in systems:
+            raise ConfigError("meta.gold.choice", f"{choice!r} is not a system of this item")
+        return {"choice": systems[choice]}
+
+    def gold_passes(self, config: Mapping[str, Any], expected: Mapping[str, Any], response: Mapping[str, Any]) -> bool:
+        return response.get("choice") == expected.get("choice")
+
+    def attention_check(self, config: Mapping[str, Any], unit: UnitContent, rng) -> AttentionCheck | None:
+        # Keep one real candidate; the other becomes a garbled copy of it: the real one must win.
+        keep, replace = unit.candidates[0], unit.candidates[1]
+        return AttentionCheck(replace.id, degrade_text(keep.text, rng), {"choice": keep.id})
