@@ -5,7 +5,10 @@ Every service is atomic: bad input raises Invalid naming what is wrong, and noth
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import random
+import re
 from collections.abc import Iterable, Mapping
 from itertools import islice
 from typing import Any
@@ -240,3 +243,42 @@ def _submit_locked(assignment_id, user, response, idempotency_key, duration_ms) 
         shown_at=assignment.created_at,
         duration_ms=duration_ms,
     )
+
+
+CROWD_PARAMS = {
+    # platform -> (worker id parameter, session parameter): the session must match on re-entry,
+    # so knowing a worker's id alone is not enough to act as that worker.
+    "prolific": ("PROLIFIC_PID", "SESSION_ID"),
+    "mturk": ("workerId", "assignmentId"),
+}
+WORKER_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
+
+
+def crowd_enter(*, token: str, params: Mapping[str, str]):
+    """A crowd worker arrives through the study's entry link: return (study, user), creating
+    a pseudonymous annotator on first entry. Raises NotFound/NotAllowed/Invalid."""
+    from django.contrib.auth import get_user_model
+
+    study = Study.objects.filter(invite_token=token).first()
+    if study is None or not study.crowd.get("platform"):
+        raise NotFound("This entry link is not valid.")
+    if study.status != Study.Status.LIVE:
+        raise NotAllowed(f"This study is {study.status}.")
+    platform = study.crowd["platform"]
+    id_param, session_param = CROWD_PARAMS[platform]
+    worker_id, session = params.get(id_param, ""), params.get(session_param, "")
+    for name, value in ((id_param, worker_id), (session_param, session)):
+        if not WORKER_ID_RE.match(value or ""):
+            raise Invalid(f"{name}: missing or malformed in the entry link", {name: "missing or malformed"})
+    with transaction.atomic():
+        membership = StudyMembership.objects.select_for_update().filter(study=study, platform=platform, worker_id=worker_id).first()
+        if membership is not None:
+            if membership.platform_session != session:
+                raise NotAllowed(f"This {platform} id is already taking part in another session.")
+            return study, membership.user
+        digest = hmac.new(settings.SECRET_KEY.encode(), f"{study.pk}:{platform}:{worker_id}".encode(), hashlib.sha256).hexdigest()[:20]
+        user = get_user_model().objects.create_user(username=f"{platform}-{digest}")  # no password: link entry only
+        StudyMembership.objects.create(
+            study=study, user=user, role=StudyMembership.Role.ANNOTATOR, platform=platform, worker_id=worker_id, platform_session=session
+        )
+        return study, user
