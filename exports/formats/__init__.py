@@ -15,6 +15,7 @@ from exports.formats.base import (
 from exports.formats.registry import all_exporters, all_importers, get_exporter, get_importer
 
 from exports.formats import items, raw, trl_preference  # noqa: E402,F401  (register themselves)
+from exports.formats import mqm_tsv  # noqa: E402,F401  (registers itself)
 
 __all__ = [
     "AnnotationRow",
