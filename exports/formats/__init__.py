@@ -15,7 +15,8 @@ from exports.formats.base import (
 from exports.formats.registry import all_exporters, all_importers, get_exporter, get_importer
 
 from exports.formats import items, raw, trl_preference  # noqa: E402,F401  (register themselves)
-from exports.formats import mqm_tsv  # noqa: E402,F401  (registers itself)
+from exports.formats import items_csv, pairwise_judgments, preference_import, rewardbench, trl_unpaired  # noqa: E402,F401
+from exports.formats import mqm_tsv, mt_metrics_eval, scores_long  # noqa: E402,F401  (register themselves)
 
 __all__ = [
     "AnnotationRow",
