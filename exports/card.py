@@ -1,6 +1,8 @@
 """The dataset card (README.md) written beside every export. Pure: no Django.
 
-Its YAML header declares the data files, so `datasets.load_dataset(folder)` loads them.
+Its YAML header declares the data files (one configuration per table, one entry per split),
+so `datasets.load_dataset(folder)` loads them. The body states the protocol, the export's
+options, counts, agreement and bias figures, and the schema of each file.
 """
 
 from __future__ import annotations
@@ -9,20 +11,40 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from exports.formats.base import ExportSummary
+from exports.formats.base import ExportSummary, FileSchema
+
+COUNT_MEANINGS = {
+    "qc_excluded_annotator_judgments": "judgments left out because quality control excluded their annotator "
+    "(pass rate on gold and attention checks under quality.min_pass_rate; option include_excluded_annotators)",
+    "excluded_annotator_judgments": "judgments left out because their annotator is excluded (option exclude_annotators)",
+    "speeder_judgments": "judgments left out as faster than quality.min_seconds_per_unit (option exclude_speeders)",
+    "qc_judgments": "judgments of gold and attention-check units, left out (option include_qc_units)",
+}
 
 
 def _yaml_str(value: str) -> str:
     return json.dumps(value)  # a JSON string is a valid YAML scalar
 
 
-def render_card(spec: Mapping[str, Any], format_name: str, summary: ExportSummary, stats: Mapping[str, Any]) -> str:
+def configs(files: list[FileSchema]) -> dict[str, list[FileSchema]]:
+    """Files grouped by dataset configuration, in order ("default" first)."""
+    grouped: dict[str, list[FileSchema]] = {}
+    for index, schema in enumerate(files):
+        name = schema.config or ("default" if index == 0 else schema.path.rsplit(".", 1)[0].replace("/", "_"))
+        grouped.setdefault(name, []).append(schema)
+    return grouped
+
+
+def render_card(spec: Mapping[str, Any], format_name: str, summary: ExportSummary, stats: Mapping[str, Any],
+                options: Mapping[str, Any] | None = None) -> str:
     lines = ["---", "configs:"]
-    for index, schema in enumerate(summary.files):
-        config = "default" if index == 0 else schema.path.rsplit(".", 1)[0].replace("/", "_")
-        lines += [f"- config_name: {config}", "  data_files:", "  - split: train", f"    path: {_yaml_str(schema.path)}"]
+    for name, files in configs(summary.files).items():
+        lines += [f"- config_name: {name}", "  data_files:"]
+        for schema in files:
+            lines += [f"  - split: {schema.split}", f"    path: {_yaml_str(schema.path)}"]
     lines += ["tags:", "- trenchcoat", f"- {format_name}", "---", ""]
     strategy = spec.get("strategy", {})
+    quality = spec.get("quality", {})
     lines += [
         f"# {spec.get('name', spec.get('slug'))}",
         "",
@@ -34,22 +56,33 @@ def render_card(spec: Mapping[str, Any], format_name: str, summary: ExportSummar
         f"- task type: `{spec.get('task_type')}`, config: `{json.dumps(spec.get('task_config', {}), sort_keys=True)}`",
         f"- redundancy (judgments wanted per unit): {spec.get('redundancy')}",
         f"- elicitation strategy: `{strategy.get('name')}` with params `{json.dumps(strategy.get('params', {}), sort_keys=True)}`",
-        f"- quality settings: `{json.dumps(spec.get('quality', {}), sort_keys=True)}`",
+        f"- quality settings: `{json.dumps(quality, sort_keys=True)}`",
+        f"  (gold units at rate {quality.get('gold_rate', 0)}, attention checks at rate {quality.get('attention_rate', 0)}; "
+        f"annotators excluded below a pass rate of {quality.get('min_pass_rate', 0)} after {quality.get('min_checks', 3)} checks; "
+        f"judgments under {quality.get('min_seconds_per_unit', 0)} s per unit count as speeding)",
         "",
         "### Instructions shown to annotators",
         "",
     ]
     instructions = (spec.get("instructions") or "(none)").splitlines() or ["(none)"]
-    lines += [f"> {line}" for line in instructions]
+    lines += [f"> {line}" if line.strip() else ">" for line in instructions]
+    if options is not None:
+        lines += ["", "## Export options", "", f"`{json.dumps(dict(options), sort_keys=True)}`"]
     lines += ["", "## Counts", ""]
-    lines += [f"- {key.replace('_', ' ')}: {value}" for key, value in sorted(summary.counts.items())]
-    for key, value in sorted(stats.items()):
-        lines.append(f"- {key.replace('_', ' ')}: {value}")
+    for key, value in sorted(summary.counts.items()):
+        meaning = COUNT_MEANINGS.get(key)
+        lines.append(f"- {key.replace('_', ' ')}: {value}" + (f" ({meaning})" if meaning else ""))
+    if stats:
+        lines += ["", "## Agreement and bias", "", "Over the judgments exported (after the exclusions above).", ""]
+        lines += [f"- {key}: {value}" for key, value in stats.items()]
     for note in summary.notes:
         lines += ["", note]
     lines += ["", "## Files", ""]
-    for schema in summary.files:
-        lines += [f"### `{schema.path}`", "", "| column | meaning |", "|---|---|"]
-        lines += [f"| `{column}` | {meaning} |" for column, meaning in schema.columns.items()]
-        lines.append("")
+    for name, files in configs(summary.files).items():
+        for schema in files:
+            rows = f", {schema.rows} rows" if schema.rows is not None else ""
+            lines += [f"### `{schema.path}`", "", f"Configuration `{name}`, split `{schema.split}`{rows}.", ""]
+            lines += ["| column | meaning |", "|---|---|"]
+            lines += [f"| `{column}` | {meaning} |" for column, meaning in schema.columns.items()]
+            lines.append("")
     return "\n".join(lines) + "\n"

@@ -1,8 +1,13 @@
 """The format extension point: exporters and importers. Pure: no Django.
 
-Exporters read a stream of AnnotationRow (ordered by unit, so that the judgments of one unit
-arrive together) and write files into a folder; memory must not grow with the stream.
-Importers read lines and yield records, raising FormatError that names line and field.
+Exporters read a stream of AnnotationRow (ordered by item, then unit, so that the judgments
+of one unit, and the units of one item, arrive together) and write files into a folder;
+memory must not grow with the stream. Importers read lines and yield records, raising
+FormatError that names line and field.
+
+Options every exporter takes (COMMON_OPTIONS) are applied before `write` sees the rows, by
+`exports.formats.pipeline.run_exporter`: excluded annotators, speeders and quality-control
+units (gold, attention checks) never reach a format, and are counted in the card.
 """
 
 from __future__ import annotations
@@ -53,6 +58,8 @@ class AnnotationRow:
     doc_id: str = ""
     seg_id: str = ""
     meta: Mapping[str, Any] = field(default_factory=dict)
+    unit_kind: str = "regular"  # "regular", or "gold" / "attention" for quality-control units
+    annotator_excluded: bool = False  # excluded by the study's quality control (failed checks)
 
     def candidate(self, candidate_id: int) -> CandidateRow:
         for c in self.candidates:
@@ -69,8 +76,15 @@ class ExportContext:
 
 @dataclass(frozen=True)
 class FileSchema:
+    """One data file. Files sharing a `config` are the splits of one dataset configuration
+    (`datasets.load_dataset(folder, config, split=...)`); an empty config gives each file its
+    own ("default" for the first)."""
+
     path: str
     columns: Mapping[str, str]  # column -> description
+    split: str = "train"
+    config: str = ""
+    rows: int | None = None
 
 
 @dataclass
@@ -80,17 +94,38 @@ class ExportSummary:
     notes: list[str] = field(default_factory=list)
 
 
+COMMON_OPTIONS: Mapping[str, Any] = {
+    "include_excluded_annotators": False,  # keep annotators the study's quality control excluded
+    "exclude_annotators": [],  # further pseudonymous annotator ids ("a12") to leave out
+    "exclude_speeders": False,  # leave out judgments faster than quality.min_seconds_per_unit
+    "include_qc_units": False,  # keep judgments of gold and attention-check units
+}
+
+
+def parse_common_options(options: Mapping[str, Any]) -> None:
+    excluded = options["exclude_annotators"]
+    if not isinstance(excluded, list) or not all(isinstance(a, str) and a for a in excluded):
+        raise FormatError(None, "options.exclude_annotators", 'must be a list of annotator ids such as ["a12"]')
+    for key in ("include_excluded_annotators", "exclude_speeders", "include_qc_units"):
+        if not isinstance(options[key], bool):
+            raise FormatError(None, f"options.{key}", "must be true or false")
+
+
 class Exporter(ABC):
     name: str = ""
     label: str = ""
     option_defaults: Mapping[str, Any] = {}
+    common_option_defaults: Mapping[str, Any] = COMMON_OPTIONS
 
     def parse_options(self, raw: Mapping[str, Any]) -> dict[str, Any]:
-        unknown = sorted(set(raw) - set(self.option_defaults))
+        known = {**self.common_option_defaults, **self.option_defaults}
+        unknown = sorted(set(raw) - set(known))
         if unknown:
-            expected = ", ".join(sorted(self.option_defaults)) or "none"
+            expected = ", ".join(sorted(known)) or "none"
             raise FormatError(None, f"options.{unknown[0]}", f"unknown option; expected: {expected}")
-        return {**self.option_defaults, **raw}
+        options = {**known, **raw}
+        parse_common_options(options)
+        return options
 
     @abstractmethod
     def write(self, rows: Iterable[AnnotationRow], out_dir: Path, ctx: ExportContext) -> ExportSummary:

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import asdict
 from pathlib import Path
 
-from exports.formats.base import AnnotationRow, ExportContext, Exporter, ExportSummary, FileSchema
+from exports.formats.base import COMMON_OPTIONS, AnnotationRow, ExportContext, Exporter, ExportSummary, FileSchema
 from exports.formats.jsonl import open_jsonl, write_line
 from exports.formats.registry import register_exporter
 
@@ -31,6 +30,8 @@ COLUMNS = {
     "submitted_at": "ISO 8601 time of submission",
     "duration_ms": "time spent on the unit, as measured by the client",
     "revision": "1 for the first answer; higher for later revisions",
+    "unit_kind": '"regular", or "gold" / "attention" for quality-control units',
+    "annotator_excluded": "true when quality control excluded the annotator (failed checks)",
 }
 
 
@@ -38,12 +39,18 @@ COLUMNS = {
 class Raw(Exporter):
     name = "raw"
     label = "Raw judgments with full provenance (JSONL)"
+    # An archive keeps everything unless told otherwise: quality-control units and excluded
+    # annotators included (and flagged).
+    common_option_defaults = {**COMMON_OPTIONS, "include_excluded_annotators": True, "include_qc_units": True}
 
     def write(self, rows: Iterable[AnnotationRow], out_dir: Path, ctx: ExportContext) -> ExportSummary:
         self.parse_options(ctx.options)
         counts = Counter(judgments=0)
+        candidates_of: tuple = (None, None)  # rows of one unit share their candidates: convert once
         with open_jsonl(out_dir / FILE) as out:
             for row in rows:
+                if candidates_of[0] is not row.candidates:
+                    candidates_of = (row.candidates, [{"id": c.id, "system": c.system, "text": c.text, "judges": dict(c.judges)} for c in row.candidates])
                 write_line(
                     out,
                     {
@@ -55,19 +62,21 @@ class Raw(Exporter):
                         "doc_id": row.doc_id,
                         "seg_id": row.seg_id,
                         "meta": row.meta,
-                        "candidates": [asdict(c) for c in row.candidates],
+                        "candidates": candidates_of[1],
                         "display_order": list(row.display_order),
                         "annotator": row.annotator,
                         "response": row.response,
                         "records": {
-                            "pairs": [asdict(p) for p in row.records.pairs],
-                            "scores": [asdict(s) for s in row.records.scores],
+                            "pairs": [{"a": p.a, "b": p.b, "outcome": p.outcome, "strength": p.strength, "aspect": p.aspect} for p in row.records.pairs],
+                            "scores": [{"candidate_id": s.candidate_id, "aspect": s.aspect, "score": s.score} for s in row.records.scores],
                         },
                         "strategy": row.strategy,
                         "propensity": row.propensity,
                         "submitted_at": row.submitted_at,
                         "duration_ms": row.duration_ms,
                         "revision": row.revision,
+                        "unit_kind": row.unit_kind,
+                        "annotator_excluded": row.annotator_excluded,
                     },
                 )
                 counts["judgments"] += 1

@@ -1,143 +1,192 @@
 """`trl-preference`: prompt / chosen / rejected for reward-model and DPO training (TRL's
-preference format), with provenance columns. Ties and "both bad" are counted, never paired.
+preference format), as JSONL or Parquet, with provenance columns. Ties and "both bad" are
+counted, never paired.
 
-One row per judgment by default (keeps display order and propensity), or one row per pair
-with `aggregate: "majority"`. Chat prompts give the conversational form.
+Options (besides those every exporter takes):
+- aggregate: "none" (one row per decisive judgment: keeps annotator, display order, propensity),
+  "majority" (one row per unit with a strict winner) or "bt" (Bradley–Terry per item);
+  ties: "count" or "ignore" in the aggregate; min_agreement: drop rows below this share of
+  agreeing votes (see preferences.py).
+- conversational: "auto" (chat-message prompts give the conversational form), true or false.
+- prompt: "explicit" (a `prompt` column) or "implicit" (the prompt is inside `chosen` and
+  `rejected`: a message list, or text joined with `separator`, "auto" by default).
+- file_format: "jsonl" or "parquet"; test_size and seed: a train/test split by prompt.
+- aspect and min_margin: for studies that score rather than compare (likert, mqm, rubric),
+  pairs are derived from the mean scores on `aspect` (default: the first Likert aspect, "mqm"
+  or "rubric") by `derive.derive_pairs`, keeping those at least `min_margin` apart.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
-from itertools import groupby
 from pathlib import Path
 from typing import Any
 
-from exports.formats.base import AnnotationRow, ExportContext, Exporter, ExportSummary, FileSchema, FormatError
-from exports.formats.jsonl import open_jsonl, write_line
+from exports.formats.base import AnnotationRow, ExportContext, Exporter, ExportSummary, FormatError
+from exports.formats.preferences import (
+    PREFERENCE_OPTIONS,
+    Pair,
+    default_aspect,
+    derived_pairs,
+    parse_preference_options,
+    preference_pairs,
+    shape_completion,
+    shape_prompt,
+)
 from exports.formats.registry import register_exporter
+from exports.formats.sinks import Table, parse_file_format
+from exports.formats.splits import SPLIT_OPTIONS, parse_split_options, splitter_from
 
-FILE = "trl_preference.jsonl"
-OUTCOMES = ("a", "b", "tie", "both_bad")
+STEM = "trl_preference"
+FILE = f"{STEM}.jsonl"
 
 COLUMNS = {
-    "prompt": "the prompt: text, or chat messages in the conversational form",
-    "chosen": "the preferred completion (text, or one assistant message)",
-    "rejected": "the other completion",
-    "margin": "preference strength on the study's scale (per judgment) or vote margin (aggregated); null without a scale",
-    "prompt_id": "the item's id",
-    "chosen_system": "system that produced `chosen`",
-    "rejected_system": "system that produced `rejected`",
-    "votes_chosen": "judgments of this pair preferring `chosen`",
-    "votes_rejected": "judgments preferring `rejected`",
-    "votes_tie": "judgments calling it a tie",
-    "votes_both_bad": "judgments calling both bad",
-    "agreement": "share of this pair's judgments that agree with this row",
-    "annotator": "pseudonymous annotator id (per-judgment rows only)",
-    "display_order": "systems as shown, left to right (per-judgment rows only)",
-    "strategy": "elicitation strategy that chose the unit (per-judgment rows only)",
-    "propensity": "probability with which the strategy chose the unit (per-judgment rows only)",
+    "prompt": ("text", "the prompt: text, or chat messages in the conversational form"),
+    "chosen": ("text", "the preferred completion (text, or one assistant message; with the prompt in front in the implicit form)"),
+    "rejected": ("text", "the other completion, in the same form as `chosen`"),
+    "margin": ("float", "preference strength on the study's scale (per judgment; null without a scale), vote margin "
+               "(majority) or difference of Bradley–Terry scores (bt)"),
+    "prompt_id": ("string", "the item's id"),
+    "chosen_system": ("string", "system that produced `chosen`"),
+    "rejected_system": ("string", "system that produced `rejected`"),
+    "votes_chosen": ("int", "judgments of this pair preferring `chosen`"),
+    "votes_rejected": ("int", "judgments preferring `rejected`"),
+    "votes_tie": ("int", "judgments calling it a tie"),
+    "votes_both_bad": ("int", "judgments calling both bad"),
+    "agreement": ("float", "share of this pair's judgments that agree with this row"),
+    "annotator": ("string", "pseudonymous annotator id (per-judgment rows only)"),
+    "display_order": ("strings", "systems as shown, left to right (per-judgment rows only)"),
+    "strategy": ("string", "elicitation strategy that chose the unit (per-judgment rows only)"),
+    "propensity": ("float", "probability with which the strategy chose the unit (per-judgment rows only)"),
 }
+PER_JUDGMENT = ("annotator", "display_order", "strategy", "propensity")
 
 
-def _as_messages(prompt: Any) -> list[dict[str, str]]:
-    return prompt if isinstance(prompt, list) else [{"role": "user", "content": prompt}]
+def columns_for(options: dict[str, Any], conversational: bool, per_judgment: bool) -> dict[str, tuple[str, str]]:
+    text_kind = "messages" if conversational else "string"
+    columns = {name: (text_kind if kind == "text" else kind, meaning) for name, (kind, meaning) in COLUMNS.items()}
+    if options["prompt"] == "implicit":
+        columns.pop("prompt")
+    if not per_judgment:
+        for key in PER_JUDGMENT:
+            columns.pop(key)
+    return columns
 
 
-def _as_text(prompt: Any) -> str:
-    if isinstance(prompt, str):
-        return prompt
-    return "\n\n".join(f"{m['role']}: {m['content']}" for m in prompt)
+def is_derived(spec) -> bool:
+    return spec.get("task_type", "pairwise") != "pairwise"
+
+
+def pairs_for_study(rows: Iterable[AnnotationRow], ctx: ExportContext, options: dict[str, Any], counts: Counter):
+    """Preference pairs of a pairwise study, or pairs derived from the scores of any other."""
+    if not is_derived(ctx.spec):
+        return preference_pairs(rows, options, counts)
+    aspect = options["aspect"] or default_aspect(ctx.spec)
+    if not aspect:
+        raise FormatError(None, "options.aspect", f"name the score aspect to derive pairs from in a {ctx.spec.get('task_type')} study")
+    return derived_pairs(rows, aspect, float(options["min_margin"]), counts)
 
 
 @register_exporter
 class TrlPreference(Exporter):
     name = "trl-preference"
-    label = "TRL preference pairs (JSONL): prompt, chosen, rejected"
-    option_defaults = {"aggregate": "none", "conversational": "auto"}
+    label = "TRL preference pairs (JSONL or Parquet): prompt, chosen, rejected"
+    option_defaults = {
+        **PREFERENCE_OPTIONS,
+        "conversational": "auto",
+        "prompt": "explicit",
+        "separator": "auto",
+        "file_format": "jsonl",
+        "min_margin": 0.0,
+        "aspect": "",
+        **SPLIT_OPTIONS,
+    }
 
     def parse_options(self, raw):
         options = super().parse_options(raw)
-        if options["aggregate"] not in ("none", "majority"):
-            raise FormatError(None, "options.aggregate", 'must be "none" (one row per judgment) or "majority"')
+        parse_preference_options(options)
+        parse_split_options(options)
+        parse_file_format(options)
         if options["conversational"] not in ("auto", True, False):
             raise FormatError(None, "options.conversational", 'must be "auto", true or false')
+        if options["prompt"] not in ("explicit", "implicit"):
+            raise FormatError(None, "options.prompt", 'must be "explicit" (a prompt column) or "implicit" (inside chosen and rejected)')
+        if not isinstance(options["separator"], str):
+            raise FormatError(None, "options.separator", 'must be text, or "auto"')
+        if not isinstance(options["aspect"], str):
+            raise FormatError(None, "options.aspect", "must be the name of a scored aspect")
+        margin = options["min_margin"]
+        if isinstance(margin, bool) or not isinstance(margin, (int, float)) or margin < 0:
+            raise FormatError(None, "options.min_margin", "must be a number >= 0")
         return options
 
     def write(self, rows: Iterable[AnnotationRow], out_dir: Path, ctx: ExportContext) -> ExportSummary:
         options = self.parse_options(ctx.options)
-        counts = Counter({"judgments": 0, "pairs_written": 0, "ties": 0, "both_bad": 0, "no_majority": 0, "units": 0})
+        counts: Counter = Counter(pairs_written=0)
+        splitter = splitter_from(options)
         conversational = options["conversational"]
-        with open_jsonl(out_dir / FILE) as out:
-            for _, unit_rows in groupby(rows, key=lambda r: r.unit_id):
-                unit_rows = list(unit_rows)  # one unit's judgments: bounded by its redundancy
-                counts["units"] += 1
-                if conversational == "auto":
-                    conversational = isinstance(unit_rows[0].prompt, list)
-                judged = [(row, pair) for row in unit_rows for pair in row.records.pairs if pair.aspect == ""]
-                votes = Counter(pair.outcome for _, pair in judged)
-                counts["judgments"] += len(judged)
-                counts["ties"] += votes["tie"]
-                counts["both_bad"] += votes["both_bad"]
-                if options["aggregate"] == "majority":
-                    counts["pairs_written"] += self._write_majority(out, unit_rows[0], judged, votes, conversational, counts)
-                else:
-                    for row, pair in judged:
-                        if pair.outcome in ("a", "b"):
-                            won = pair.a if pair.outcome == "a" else pair.b
-                            lost = pair.b if pair.outcome == "a" else pair.a
-                            record = self._pair(row, won, lost, votes, pair.outcome, conversational)
-                            record["margin"] = pair.strength if ctx.spec.get("task_config", {}).get("strength_scale") else None
-                            record.update(
-                                annotator=row.annotator,
-                                display_order=[row.candidate(c).system for c in row.display_order],
-                                strategy=row.strategy,
-                                propensity=row.propensity,
-                            )
-                            write_line(out, record)
-                            counts["pairs_written"] += 1
-        columns = dict(COLUMNS)
-        if options["aggregate"] == "majority":
-            for key in ("annotator", "display_order", "strategy", "propensity"):
-                columns.pop(key)
-        return ExportSummary(files=[FileSchema(FILE, columns)], counts=dict(counts))
+        implicit = options["prompt"] == "implicit"
+        with_scale = bool(ctx.spec.get("task_config", {}).get("strength_scale"))
+        per_judgment = options["aggregate"] == "none" and not is_derived(ctx.spec)
+        table = None
+        try:
+            for pair in pairs_for_study(rows, ctx, options, counts):
+                row = pair.row
+                if table is None:  # the first row decides "auto" (and with it the Parquet schema)
+                    if conversational == "auto":
+                        conversational = isinstance(row.prompt, list)
+                    table = Table(out_dir, STEM, columns_for(options, conversational, per_judgment), options["file_format"], splitter)
+                record = self.record(pair, conversational, implicit, options["separator"], with_scale)
+                split = splitter.split_of(row.prompt)
+                table.write(record, split)
+                counts["pairs_written"] += 1
+                counts[f"{split}_rows"] += 1
+            if table is None:
+                table = Table(out_dir, STEM, columns_for(options, conversational is True, per_judgment), options["file_format"], splitter)
+        except BaseException:
+            if table is not None:
+                table.abort()
+            raise
+        files = table.close()
+        notes = []
+        if is_derived(ctx.spec):
+            notes.append(f"Pairs are derived from the `{options['aspect'] or default_aspect(ctx.spec)}` scores: per item, every two "
+                         f"candidates whose mean scores differ by at least {options['min_margin']} (and by more than 0); "
+                         "margin = the difference of the means. Vote and agreement columns do not apply (null).")
+        elif options["aggregate"] == "bt":
+            notes.append("Pairs are oriented by Bradley–Terry scores (Davidson ties) fitted per item over all of its "
+                         "judgments; only pairs that were judged are written.")
+        if splitter.test_size:
+            notes.append(f"Train/test split by prompt (seed {options['seed']}, test share {options['test_size']} of the "
+                         "distinct prompts): no prompt appears in both splits.")
+        return ExportSummary(files=files, counts=dict(counts), notes=notes)
 
-    def _pair(self, row: AnnotationRow, won: int, lost: int, votes: Counter, outcome: str, conversational: bool) -> dict[str, Any]:
-        chosen, rejected = row.candidate(won), row.candidate(lost)
-        other = "b" if outcome == "a" else "a"
-        total = sum(votes.values())
-        if conversational:
-            prompt: Any = _as_messages(row.prompt)
-            chosen_out: Any = [{"role": "assistant", "content": chosen.text}]
-            rejected_out: Any = [{"role": "assistant", "content": rejected.text}]
-        else:
-            prompt, chosen_out, rejected_out = _as_text(row.prompt), chosen.text, rejected.text
-        return {
-            "prompt": prompt,
-            "chosen": chosen_out,
-            "rejected": rejected_out,
-            "margin": None,
-            "prompt_id": row.item_id,
-            "chosen_system": chosen.system,
-            "rejected_system": rejected.system,
-            "votes_chosen": votes[outcome],
-            "votes_rejected": votes[other],
-            "votes_tie": votes["tie"],
-            "votes_both_bad": votes["both_bad"],
-            "agreement": round(votes[outcome] / total, 6) if total else None,
-        }
-
-    def _write_majority(self, out, row: AnnotationRow, judged, votes: Counter, conversational: bool, counts: Counter) -> int:
-        if not judged:
-            return 0
-        pair = judged[0][1]
-        ranked = votes.most_common()
-        top, top_votes = ranked[0]
-        if top not in ("a", "b") or (len(ranked) > 1 and ranked[1][1] == top_votes):
-            counts["no_majority"] += 1
-            return 0
-        won, lost = (pair.a, pair.b) if top == "a" else (pair.b, pair.a)
-        record = self._pair(row, won, lost, votes, top, conversational)
-        record["margin"] = votes[top] - votes["b" if top == "a" else "a"]
-        write_line(out, record)
-        return 1
+    @staticmethod
+    def record(pair: Pair, conversational: bool, implicit: bool, separator: str, with_scale: bool) -> dict[str, Any]:
+        row = pair.row
+        chosen, rejected = pair.chosen, pair.rejected
+        record: dict[str, Any] = {}
+        if not implicit:
+            record["prompt"] = shape_prompt(row.prompt, conversational)
+        record["chosen"] = shape_completion(row.prompt, chosen.text, conversational, implicit, separator)
+        record["rejected"] = shape_completion(row.prompt, rejected.text, conversational, implicit, separator)
+        record["margin"] = (pair.margin if with_scale else None) if pair.per_judgment else pair.margin
+        record.update(
+            prompt_id=row.item_id,
+            chosen_system=chosen.system,
+            rejected_system=rejected.system,
+            votes_chosen=pair.votes_chosen,
+            votes_rejected=pair.votes_rejected,
+            votes_tie=pair.votes_tie,
+            votes_both_bad=pair.votes_both_bad,
+            agreement=pair.agreement,
+        )
+        if pair.per_judgment:
+            record.update(
+                annotator=row.annotator,
+                display_order=[row.candidate(c).system for c in row.display_order],
+                strategy=row.strategy,
+                propensity=row.propensity,
+            )
+        return record

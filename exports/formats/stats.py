@@ -1,0 +1,164 @@
+"""Agreement and bias figures for the dataset card, gathered while the rows stream by: each
+accumulator keeps a few numbers (or a few counts per outcome), never the rows.
+
+- pairwise judgments (overall choice, not per-aspect): tie-aware pairwise agreement (share of
+  annotator pairs on a unit giving the same outcome, tie and "both bad" outcomes of their own),
+  Krippendorff's alpha (nominal) over the same outcomes, position bias (first-shown candidate's
+  win rate among decisive judgments, Wilson interval, binomial test against 1/2), length bias
+  (longer candidate's win rate).
+- scores: Krippendorff's alpha (interval) per aspect over the annotators of each
+  (unit, candidate), from running sums: sum over units of 2(m S2 - S1^2)/(m-1) against
+  2(n T2 - T1^2), which is the coincidence-matrix formula for the squared difference.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator
+
+from exports.formats.base import AnnotationRow
+from prefstats.proportions import binom_test, wilson_interval
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f}%"
+
+
+def nominal_alpha(coincidence: dict[tuple[str, str], float]) -> float | None:
+    n_c: Counter = Counter()
+    for (c, _), weight in coincidence.items():
+        n_c[c] += weight
+    n = sum(n_c.values())
+    if n < 2:
+        return None
+    observed = sum(w for (c, k), w in coincidence.items() if c != k)
+    expected = sum(n_c[c] * n_c[k] for c in n_c for k in n_c if c != k) / (n - 1.0)
+    return None if expected == 0 else 1.0 - observed / expected
+
+
+class _Interval:
+    """Krippendorff's alpha (interval) from running sums over groups of >= 2 values."""
+
+    def __init__(self) -> None:
+        self.within = 0.0  # sum over groups of sum_{i != j} (v_i - v_j)^2 / (m - 1)
+        self.n = 0
+        self.t1 = 0.0
+        self.t2 = 0.0
+
+    def add(self, values: list[float]) -> None:
+        m = len(values)
+        if m < 2:
+            return
+        s1 = sum(values)
+        s2 = sum(v * v for v in values)
+        self.within += 2.0 * (m * s2 - s1 * s1) / (m - 1)
+        self.n += m
+        self.t1 += s1
+        self.t2 += s2
+
+    def alpha(self) -> float | None:
+        total = 2.0 * (self.n * self.t2 - self.t1 * self.t1)
+        if self.n < 2 or total <= 1e-12 * max(1.0, self.t2):
+            return None
+        return 1.0 - (self.n - 1) * self.within / total
+
+
+class StreamStats:
+    def __init__(self) -> None:
+        self.judgments = 0
+        self.units = 0
+        self.items = 0
+        self.annotators: set[str] = set()
+        self._last_item: str | None = None
+        self.agree_pairs = 0
+        self.all_pairs = 0
+        self.coincidence: dict[tuple[str, str], float] = defaultdict(float)
+        self.decisive = 0
+        self.first_won = 0
+        self.length_decisive = 0
+        self.longer_won = 0
+        self.scores: dict[str, _Interval] = defaultdict(_Interval)
+
+    def tap(self, rows: Iterable[AnnotationRow]) -> Iterator[AnnotationRow]:
+        """Pass rows through unchanged, observing each unit once its rows have gone by."""
+        unit_rows: list[AnnotationRow] = []
+        for row in rows:
+            if unit_rows and row.unit_id != unit_rows[0].unit_id:
+                self.observe_unit(unit_rows)
+                unit_rows = []
+            unit_rows.append(row)
+            yield row
+        if unit_rows:
+            self.observe_unit(unit_rows)
+
+    def observe_unit(self, rows: list[AnnotationRow]) -> None:
+        self.units += 1
+        self.judgments += len(rows)
+        if rows[0].item_id != self._last_item:
+            self.items += 1
+            self._last_item = rows[0].item_id
+        outcomes: Counter = Counter()
+        scored: dict[tuple[int, str], list[float]] = defaultdict(list)
+        for row in rows:
+            self.annotators.add(row.annotator)
+            for pair in row.records.pairs:
+                if pair.aspect:
+                    continue
+                outcomes[pair.outcome] += 1
+                if pair.outcome in ("a", "b"):
+                    winner = pair.a if pair.outcome == "a" else pair.b
+                    if row.display_order:
+                        self.decisive += 1
+                        self.first_won += winner == row.display_order[0]
+                    try:
+                        len_a, len_b = len(row.candidate(pair.a).text), len(row.candidate(pair.b).text)
+                    except KeyError:
+                        continue
+                    if len_a != len_b:
+                        self.length_decisive += 1
+                        self.longer_won += (len_a > len_b) == (winner == pair.a)
+            for score in row.records.scores:
+                scored[(score.candidate_id, score.aspect)].append(score.score)
+        m = sum(outcomes.values())
+        if m >= 2:
+            self.agree_pairs += sum(k * (k - 1) // 2 for k in outcomes.values())
+            self.all_pairs += m * (m - 1) // 2
+            for c, n_c in outcomes.items():
+                for k, n_k in outcomes.items():
+                    self.coincidence[(c, k)] += (n_c * (n_c - 1) if c == k else n_c * n_k) / (m - 1)
+        for (_, aspect), values in scored.items():
+            self.scores[aspect].add(values)
+
+    def figures(self) -> dict[str, str]:
+        """Human-readable figures for the card (only those the data allow)."""
+        out: dict[str, str] = {
+            "judgments": f"{self.judgments}",
+            "units judged": f"{self.units}",
+            "items judged": f"{self.items}",
+            "annotators": f"{len(self.annotators)}",
+        }
+        if self.all_pairs:
+            out["pairwise agreement (tie-aware)"] = (
+                f"{self.agree_pairs / self.all_pairs:.3f} (share of {self.all_pairs} annotator pairs on the same unit "
+                "giving the same outcome; tie and both-bad are outcomes of their own)"
+            )
+        alpha = nominal_alpha(self.coincidence)
+        if alpha is not None:
+            out["Krippendorff's alpha (nominal, pairwise outcomes)"] = f"{alpha:.3f}"
+        if self.decisive:
+            out["position bias"] = self._rate(self.first_won, self.decisive, "first-shown candidate won")
+        if self.length_decisive:
+            out["length bias"] = self._rate(self.longer_won, self.length_decisive, "longer candidate won")
+        for aspect in sorted(self.scores):
+            a = self.scores[aspect].alpha()
+            if a is not None:
+                out[f"Krippendorff's alpha (interval, {aspect})"] = f"{a:.3f}"
+        return out
+
+    @staticmethod
+    def _rate(k: int, n: int, what: str) -> str:
+        low, high = wilson_interval(k, n)
+        return (
+            f"{what} {_pct(k / n)} of {n} decisive judgments "
+            f"(95% CI {_pct(float(low))}–{_pct(float(high))}, binomial p = {binom_test(k, n):.3g} against 50%)"
+        )
