@@ -29,7 +29,8 @@ Config (task_config)
                               table and must give every enabled severity a weight.
     max_errors                at most this many errors per response (default 5, as in the
                               WMT protocol); null for no limit.
-    whole_segment_categories  categories that take no span (default ["Non-translation"]).
+    whole_segment_categories  categories that take no span (default ["Non-translation"] when
+                              the typology has it, else none).
     allow_source_spans        spans may sit in the source (side "source"); default true.
     esa_score                 also collect an overall 0-100 score (ESA); default false.
     allow_overlap             spans on the same side may overlap; default false.
@@ -161,7 +162,7 @@ class Mqm(TaskType):
         "severities": DEFAULT_SEVERITIES,
         "weights": None,  # None: the default table, restricted to the enabled severities
         "max_errors": 5,
-        "whole_segment_categories": ["Non-translation"],
+        "whole_segment_categories": None,  # None: ["Non-translation"] when the typology has it, else []
         "allow_source_spans": True,
         "esa_score": False,
         "allow_overlap": False,
@@ -215,6 +216,8 @@ class Mqm(TaskType):
             raise ConfigError("task_config.max_errors", "must be a whole number from 1 to 1000, or null for no limit")
 
         whole = cfg["whole_segment_categories"]
+        if whole is None:
+            whole = [c for c in ("Non-translation",) if c in cat_set]
         if not isinstance(whole, list) or len(set(map(str, whole))) != len(whole):
             raise ConfigError("task_config.whole_segment_categories", "must be a list of distinct categories")
         for i, cat in enumerate(whole):

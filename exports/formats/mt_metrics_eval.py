@@ -116,7 +116,7 @@ class MtMetricsEval(Exporter):
                 mqm_config = Mqm().parse_config(ctx.spec.get("task_config") or {})
             except ConfigError as exc:
                 raise FormatError(None, f"spec.{exc.field}", exc.message) from None
-        counts: Counter = Counter(judgments=0, scores=0, ratings=0)
+        counts: Counter = Counter(judgments_read=0, scores=0, ratings=0)
         with tempfile.TemporaryDirectory(prefix="mtme-") as tmp:
             db = sqlite3.connect(Path(tmp) / "spool.sqlite3")
             try:
@@ -138,7 +138,7 @@ class MtMetricsEval(Exporter):
         item_seq = doc_seq = 0
         systems: set[str] = set()  # bounded by the number of systems
         for row in rows:
-            counts["judgments"] += 1
+            counts["judgments_read"] += 1
             doc = row.doc_id or row.item_id
             domain = (row.meta or {}).get("domain")
             domain = domain if isinstance(domain, str) and domain.strip() else DEFAULT_DOMAIN

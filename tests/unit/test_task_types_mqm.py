@@ -118,6 +118,12 @@ def test_refuses_bad_config(raw, field):
     assert exc.value.field == field
 
 
+def test_a_custom_typology_without_non_translation_needs_no_other_change():
+    cfg = MQM.parse_config({"typology": {"Accuracy": ["Omission"], "Other": []}})
+    assert cfg["whole_segment_categories"] == [] and cfg["weights"] == {"major": 5, "minor": 1, "neutral": 0}
+    assert MQM.parse_config(cfg) == cfg
+
+
 def test_no_limit_on_errors_with_null():
     cfg = MQM.parse_config({"max_errors": None})
     response = {"errors": [err(i, i + 1, severity="minor") for i in range(8)]}
