@@ -114,6 +114,7 @@ class ItemUploadForm(forms.Form):
     format = forms.ChoiceField(initial="jsonl")
 
     def __init__(self, *args, **kwargs):
+        kwargs.setdefault("auto_id", "id_upload_%s")  # several forms share the study page
         super().__init__(*args, **kwargs)
         self.fields["format"].choices = [(n, f.label or n) for n, f in sorted(all_importers().items())]
 
@@ -128,6 +129,7 @@ class ExportForm(forms.Form):
     )
 
     def __init__(self, *args, **kwargs):
+        kwargs.setdefault("auto_id", "id_export_%s")
         super().__init__(*args, **kwargs)
         self.fields["format"].choices = [(n, f"{n} — {f.label}" if f.label else n) for n, f in sorted(all_exporters().items())]
         if "trl-preference" in all_exporters():
@@ -137,6 +139,10 @@ class ExportForm(forms.Form):
 
 class ResearcherAddForm(forms.Form):
     username = forms.CharField(max_length=150)
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("auto_id", "id_researcher_%s")
+        super().__init__(*args, **kwargs)
 
 
 class SignUpForm(UserCreationForm):

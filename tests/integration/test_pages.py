@@ -174,7 +174,7 @@ def study_form(**overrides):
 
 
 def field_errors(html: str, field: str) -> list[str]:
-    block = re.search(rf'<div class="field has-error" id="field-{field}">(.*?)</div>', html, re.S)
+    block = re.search(rf'<div class="field has-error" id="f-{field}">(.*?)</div>', html, re.S)
     return re.findall(r'<p class="error" data-field="[^"]+">(.*?)</p>', block.group(1)) if block else []
 
 
@@ -214,7 +214,7 @@ def test_new_study_errors_name_the_field_and_keep_the_input(owner, overrides, fi
     response = client_for(owner).post(reverse("study_new"), data)
     assert response.status_code == 400
     html = response.content.decode()
-    errors = field_errors(html, field)
+    errors = field_errors(html, f"id_{field}")
     assert any(expected in e for e in errors), (field, errors)
     assert not Study.objects.exists()
     # what the user typed is still there
@@ -225,7 +225,7 @@ def test_new_study_errors_name_the_field_and_keep_the_input(owner, overrides, fi
 def test_new_study_slug_taken(owner, study):
     response = client_for(owner).post(reverse("study_new"), study_form(slug="s1"))
     assert response.status_code == 400
-    assert any("slug: already taken" in e for e in field_errors(response.content.decode(), "slug"))
+    assert any("slug: already taken" in e for e in field_errors(response.content.decode(), "id_slug"))
     assert Study.objects.count() == 1
 
 
@@ -291,7 +291,7 @@ def test_upload_not_utf8(owner):
 def test_upload_without_file(owner, study):
     response = client_for(owner).post(reverse("study_upload", args=["s1"]), {"format": "jsonl"})
     assert response.status_code == 400
-    assert field_errors(response.content.decode(), "file")
+    assert field_errors(response.content.decode(), "id_upload_file")
 
 
 def test_status_buttons(owner, study):
@@ -323,14 +323,14 @@ def test_owner_adds_a_researcher(owner, study):
     assert StudyMembership.objects.get(study=study, user__username="colleague").role == "researcher"
     missing = client.post(reverse("study_researcher_add", args=["s1"]), {"username": "ghost"})
     assert missing.status_code == 400
-    assert any("No user named" in e for e in field_errors(missing.content.decode(), "username"))
+    assert any("No user named" in e for e in field_errors(missing.content.decode(), "id_researcher_username"))
 
 
 def test_export_start_and_errors(owner, study, settings):
     client = client_for(owner)
     bad = client.post(reverse("study_export_create", args=["s1"]), {"format": "trl-preference", "options": '{"aggregate": "sum"}'})
     assert bad.status_code == 400
-    assert any("options.aggregate" in e for e in field_errors(bad.content.decode(), "options"))
+    assert any("options.aggregate" in e for e in field_errors(bad.content.decode(), "id_export_options"))
     assert not ExportJob.objects.exists()
     ok = client.post(reverse("study_export_create", args=["s1"]), {"format": "trl-preference", "options": "{}"})
     assert ok.status_code == 302
@@ -432,6 +432,12 @@ def test_done_page_counts_judgments(study):
         annotation_submit(assignment_id=a.id, user=ann, response={"choice": a.display_order[0]}, idempotency_key=f"k{i}")
     html = client_for(ann).get(reverse("study_done", args=["s1"])).content.decode()
     assert "You judged <strong>2</strong> units" in html
+
+
+def test_ids_are_unique_on_every_page(owner, study):
+    for url in (reverse("study_detail", args=["s1"]), reverse("study_new"), reverse("home")):
+        ids = re.findall(r'\sid="([^"]+)"', client_for(owner).get(url).content.decode())
+        assert len(ids) == len(set(ids)), sorted(i for i in ids if ids.count(i) > 1)
 
 
 def test_every_post_form_carries_a_csrf_token(owner, study):

@@ -14,6 +14,7 @@
   const ui = {
     unit: byId("unit"),
     prompt: byId("prompt"),
+    promptLabel: byId("prompt-label"),
     referencePanel: byId("reference-panel"),
     reference: byId("reference"),
     widget: byId("widget"),
@@ -140,8 +141,10 @@
         chat.appendChild(wrap);
       });
       ui.prompt.appendChild(chat);
+      ui.promptLabel.textContent = "Conversation · " + prompt.length + " message" + (prompt.length === 1 ? "" : "s");
     } else {
       renderRich(ui.prompt, prompt == null ? "" : prompt);
+      ui.promptLabel.textContent = "Prompt";
     }
   }
 
@@ -290,6 +293,7 @@
       }
       clearNotice("net");
       if (result.ok && result.data) {
+        clearNotice("stop");
         showProgress(result.data.progress);
         if (result.data.unit) showUnit(result.data.unit);
         else finish();
@@ -307,10 +311,18 @@
     ui.loading.hidden = true;
     const detail = errorText(result.data, "The server refused the request (HTTP " + result.status + ").");
     if (result.status === 403 && /paused|closed|draft/i.test(detail)) {
-      notice("warn", /closed/i.test(detail) ? "This study is closed" : "Annotation is paused", detail + " Your judgments so far are saved.", { label: "Try again", run: loadNext });
+      notice("warn", /closed/i.test(detail) ? "This study is closed" : "Annotation is paused", detail + " Your judgments so far are saved.", { label: "Try again", run: loadNext }, "stop");
     } else {
-      notice("error", "Cannot continue", detail, { label: "Reload", run: function () { window.location.reload(); } });
+      notice("error", "Cannot continue", detail, { label: "Reload", run: function () { window.location.reload(); } }, "stop");
     }
+  }
+
+  // Instructions start open for a newcomer and fold away after the first judgment (I
+  // brings them back), leaving the room to the candidates.
+  let instructionsFolded = false;
+  function collapseInstructionsOnce() {
+    if (!instructionsFolded && ui.instructions) ui.instructions.open = false;
+    instructionsFolded = true;
   }
 
   function finish() {
@@ -340,7 +352,8 @@
     renderHelp(widget.shortcuts());
     ui.loading.hidden = true;
     ui.unit.hidden = false;
-    ui.prompt.scrollTop = 0;
+    // A conversation is shown from its end: the last turn is what the candidates answer.
+    ui.prompt.scrollTop = Array.isArray(unit.prompt) ? ui.prompt.scrollHeight : 0;
     ui.unit.dataset.unitId = String(unit.unit_id);
     if (document.activeElement && document.activeElement !== document.body && ui.unit.contains(document.activeElement)) {
       document.activeElement.blur();
@@ -379,8 +392,9 @@
           await sleep(backoff(attempt));
           continue;
         }
-        clearNotice("net");
         if (result.ok && result.data) {
+          clearNotice();
+          collapseInstructionsOnce();
           const following = result.data.next || {};
           showProgress(following.progress);
           if (following.unit) showUnit(following.unit);
@@ -503,13 +517,14 @@
     let textarea = null;
     if (rationaleMode !== "off") {
       const box = el("div", "rationale");
-      const label = el("label", "row-label", rationaleMode === "required" ? "Rationale (required)" : "Rationale (optional)");
+      const label = el("label", "row-label", "Rationale");
       textarea = el("textarea");
       textarea.id = "rationale-" + unit.assignment_id;
       label.htmlFor = textarea.id;
       textarea.rows = 2;
       textarea.maxLength = 5000;
-      textarea.placeholder = "Why? (R to write here, Enter to submit, Shift+Enter for a new line, Esc to leave)";
+      textarea.placeholder = (rationaleMode === "required" ? "Required" : "Optional") + ": why? (R to write here, Enter to submit, Shift+Enter for a new line, Esc to leave)";
+      textarea.required = rationaleMode === "required";
       textarea.setAttribute("data-enter-submits", "");
       textarea.addEventListener("input", function () {
         state.rationale = textarea.value;
@@ -521,7 +536,7 @@
     }
     bar.appendChild(area);
     const submitBox = el("div", "submit-box");
-    const submitButton = el("button", "btn primary big");
+    const submitButton = el("button", "btn primary");
     submitButton.type = "button";
     submitButton.appendChild(document.createTextNode("Submit "));
     submitButton.appendChild(kbd("Enter"));
@@ -535,7 +550,7 @@
     function rows() {
       const list = [{ id: "choice", kind: "choice", label: "Overall" }];
       if (scaleMax && (state.choice === "left" || state.choice === "right")) {
-        list.push({ id: "strength", kind: "strength", label: "How much better?" });
+        list.push({ id: "strength", kind: "strength", label: "Strength" });
       }
       aspects.forEach(function (aspect, i) {
         list.push({ id: "aspect-" + i, kind: "choice", aspect: aspect, label: aspect });
