@@ -41,6 +41,7 @@ def unit_payload(assignment: Assignment) -> dict[str, Any]:
     item = assignment.unit.item
     texts = dict(Candidate.objects.filter(id__in=assignment.display_order).values_list("id", "text"))
     study = assignment.study
+    task_type = get_task_type(study.task_type)
     return {
         "assignment_id": assignment.id,
         "unit_id": assignment.unit_id,
@@ -48,7 +49,11 @@ def unit_payload(assignment: Assignment) -> dict[str, Any]:
         "prompt": item.prompt,
         "reference": item.reference,
         "candidates": [{"id": cid, "text": texts[cid]} for cid in assignment.display_order],
-        "task": {"type": study.task_type, "config": get_task_type(study.task_type).describe(study.task_config)},
+        "task": {
+            "type": study.task_type,
+            "config": task_type.describe(study.task_config),
+            **task_type.item_widget_data(study.task_config, item.meta),
+        },
     }
 
 

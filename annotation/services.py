@@ -98,6 +98,11 @@ def study_reset_invite(*, study: Study) -> Study:
 
 def _create_items(study: Study, batch: list[ItemRecord]) -> None:
     task_type = get_task_type(study.task_type)
+    for record in batch:
+        try:
+            task_type.check_item(study.task_config, record.meta)
+        except ConfigError as exc:
+            raise FormatError(record.line, exc.field, exc.message) from None
     taken = set(Item.objects.filter(study=study, external_id__in=[r.id for r in batch]).values_list("external_id", flat=True))
     for record in batch:
         if record.id in taken:

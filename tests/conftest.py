@@ -16,14 +16,23 @@ def shared_data():
     return path
 
 
-@pytest.fixture(autouse=True)
-def _export_root(settings, tmp_path):
-    settings.EXPORT_ROOT = tmp_path / "exports"
+def _django_loaded(request) -> bool:
+    # Pure unit tests may run with `-p no:django`: then there are no settings to touch.
+    return request.config.pluginmanager.hasplugin("django")
 
 
 @pytest.fixture(autouse=True)
-def _celery_in_process():
+def _export_root(request, tmp_path):
+    if _django_loaded(request):
+        request.getfixturevalue("settings").EXPORT_ROOT = tmp_path / "exports"
+
+
+@pytest.fixture(autouse=True)
+def _celery_in_process(request):
     """Background work runs in-process in tests, unless a test asks for `celery_worker_live`."""
+    if not _django_loaded(request):
+        yield
+        return
     from config.celery import app
 
     before = app.conf.task_always_eager

@@ -151,6 +151,14 @@ class TaskType(ABC):
         None when this task type builds no attention checks."""
         return None
 
+    def check_item(self, config: Mapping[str, Any], meta: Mapping[str, Any]) -> None:
+        """Refuse an item this task type cannot use (raise ConfigError naming the field).
+        Called at import, so a bad item is refused before anything is stored."""
+
+    def item_widget_data(self, config: Mapping[str, Any], meta: Mapping[str, Any]) -> dict[str, Any]:
+        """Per-item data the widget needs beyond the study config (e.g. per-item criteria)."""
+        return {}
+
     def describe(self, config: Mapping[str, Any]) -> dict[str, Any]:
         """What the browser widget needs to render (defaults to the config itself)."""
         return dict(config)

@@ -136,6 +136,12 @@ class Rubric(TaskType):
     def unit_candidates(self, config: Mapping[str, Any], candidate_ids: Sequence[int]) -> list[tuple[int, ...]]:
         return [(cid,) for cid in candidate_ids]
 
+    def check_item(self, config: Mapping[str, Any], meta: Mapping[str, Any]) -> None:
+        self.criteria_for(config, meta)
+
+    def item_widget_data(self, config: Mapping[str, Any], meta: Mapping[str, Any]) -> dict[str, Any]:
+        return {"criteria": self.criteria_for(config, meta)}
+
     def criteria_for(self, config: Mapping[str, Any], meta: Mapping[str, Any] | None) -> list[dict[str, Any]]:
         """The criteria that apply to one item. Raises ConfigError (field "meta.rubric...")
         when the study takes criteria from items and this item's are missing or malformed;
