@@ -22,8 +22,8 @@ from annotation.errors import Conflict, Invalid, NotAllowed, NotFound
 from annotation.models import Annotation, Assignment, Candidate, Item, Study, StudyMembership, Unit
 from annotation.quality import qc_record
 from annotation.spec import SpecError, parse_spec
-from annotation.task_types import ConfigError, ResponseError, get_task_type
-from annotation.selectors import unit_content
+from annotation.task_types import CandidateView, ConfigError, ResponseError, UnitContent, get_task_type
+from annotation.selectors import prompt_text, unit_content
 from exports.formats import FormatError, ItemRecord, get_importer
 
 IMPORT_BATCH = 1000
@@ -149,6 +149,18 @@ def _gold_unit(study, task_type, item, record, groups, candidate_ids) -> Unit:
         expected = task_type.parse_gold(study.task_config, record.meta["gold"], systems)
     except ConfigError as exc:
         raise FormatError(record.line, exc.field, exc.message) from None
+    # A gold answer must itself be a valid response to its unit.
+    content = UnitContent(
+        item_id=item.id,
+        candidates=tuple(CandidateView(cid, c.system, c.text) for c, cid in zip(record.candidates, candidate_ids, strict=True)),
+        source=prompt_text(record.prompt),
+        meta=record.meta,
+    )
+    try:
+        expected = task_type.validate_response(study.task_config, content, expected)
+    except ResponseError as exc:
+        field, message = next(iter(exc.errors.items()))
+        raise FormatError(record.line, f"meta.gold.{field}", message) from None
     return Unit(study=study, item=item, candidate_ids=list(groups[0]), kind=Unit.Kind.GOLD, gold=expected, rand=random.random())
 
 

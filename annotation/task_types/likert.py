@@ -19,12 +19,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from annotation.task_types.base import (
+    AttentionCheck,
     ConfigError,
     Records,
     ResponseError,
     Score,
     TaskType,
     UnitContent,
+    degrade_text,
     reject_unknown_keys,
 )
 from annotation.task_types.registry import register
@@ -165,3 +167,38 @@ class Likert(TaskType):
             for aspect, value in (response.get("ratings", {}).get(str(cid)) or {}).items():
                 scores.append(Score(int(cid), aspect, float(value)))
         return Records(scores=tuple(scores))
+
+    # Quality control -------------------------------------------------------------------
+
+    @staticmethod
+    def _tolerance(aspect: Mapping[str, Any]) -> float:
+        lo, hi = aspect["scale"]
+        return max(1.0, round(0.2 * (hi - lo)))
+
+    def parse_gold(self, config: Mapping[str, Any], gold: Any, systems: Mapping[str, int]) -> dict[str, Any]:
+        """Gold ratings, by system: {"ratings": {"<system>": {"<aspect>": value}}}."""
+        if not isinstance(gold, Mapping) or set(gold) != {"ratings"} or not isinstance(gold["ratings"], Mapping):
+            raise ConfigError("meta.gold", 'must be {"ratings": {"<system>": {"<aspect>": value}}}')
+        ratings = {}
+        for system, values in gold["ratings"].items():
+            if system not in systems:
+                raise ConfigError(f"meta.gold.ratings.{system}", "not a system of this item")
+            ratings[str(systems[system])] = values
+        return {"ratings": ratings}
+
+    def gold_passes(self, config: Mapping[str, Any], expected: Mapping[str, Any], response: Mapping[str, Any]) -> bool:
+        """Every expected rating matched within max(1, 20% of the scale)."""
+        aspects = {a["name"]: a for a in config["aspects"]}
+        given = response.get("ratings", {})
+        for cid, values in expected.get("ratings", {}).items():
+            for name, value in values.items():
+                got = given.get(str(cid), {}).get(name)
+                if got is None or abs(got - value) > self._tolerance(aspects[name]):
+                    return False
+        return True
+
+    def attention_check(self, config: Mapping[str, Any], unit: UnitContent, rng) -> AttentionCheck | None:
+        # The first candidate becomes a garbled copy of itself: it must get (near) the bottom.
+        target = unit.candidates[0]
+        expected = {"ratings": {str(target.id): {a["name"]: a["scale"][0] for a in config["aspects"]}}}
+        return AttentionCheck(target.id, degrade_text(target.text, rng), expected)

@@ -51,6 +51,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from annotation.task_types.base import (
+    AttentionCheck,
     ConfigError,
     Records,
     ResponseError,
@@ -355,3 +356,46 @@ class Mqm(TaskType):
         if config.get("esa_score") and response.get("score") is not None:
             scores.append(Score(int(cid), "esa", float(response["score"])))
         return Records(scores=tuple(scores))
+
+    # Quality control -------------------------------------------------------------------
+
+    def parse_gold(self, config: Mapping[str, Any], gold: Any, systems: Mapping[str, int]) -> dict[str, Any]:
+        """Gold is a response itself ({"errors": [...], "no_error": bool}); the import
+        validates it against the unit like any response."""
+        if not isinstance(gold, Mapping) or "errors" not in gold:
+            raise ConfigError("meta.gold", 'must be an MQM response: {"errors": [...], "no_error": true|false}')
+        return dict(gold)
+
+    def gold_passes(self, config: Mapping[str, Any], expected: Mapping[str, Any], response: Mapping[str, Any]) -> bool:
+        """A clean gold segment must get no major (or worse) error; otherwise every expected
+        major or critical error must be found: a span overlapping it on the same side, or the
+        same category for a whole-segment error."""
+        found = response.get("errors", [])
+        if expected.get("no_error") or not expected.get("errors"):
+            return all(e["severity"] not in ("major", "critical") for e in found)
+        for want in expected["errors"]:
+            if want["severity"] not in ("major", "critical"):
+                continue
+            whole = want["start"] == want["end"]
+            if not any(
+                (got["category"] == want["category"]) if whole else (
+                    got.get("side", "target") == want.get("side", "target") and got["start"] < want["end"] and want["start"] < got["end"]
+                )
+                for got in found
+            ):
+                return False
+        return True
+
+    def attention_check(self, config: Mapping[str, Any], unit: UnitContent, rng) -> AttentionCheck | None:
+        # Garble the middle third of the words: an annotator paying attention marks it major.
+        target = unit.candidates[0]
+        words = target.text.split(" ")
+        if len(words) < 3:
+            return None
+        lo, hi = len(words) // 3, max(len(words) // 3 + 1, 2 * len(words) // 3)
+        garbled = " ".join(w[::-1].upper() for w in rng.permutation(words[lo:hi]))
+        before = " ".join(words[:lo]) + (" " if lo else "")
+        text = before + garbled + (" " + " ".join(words[hi:]) if hi < len(words) else "")
+        category = "Other" if "Other" in categories(config["typology"]) else categories(config["typology"])[0]
+        span = {"start": len(before), "end": len(before) + len(garbled), "side": "target", "category": category, "severity": "major", "note": ""}
+        return AttentionCheck(target.id, text, {"errors": [span], "no_error": False})

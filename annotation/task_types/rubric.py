@@ -25,12 +25,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from annotation.task_types.base import (
+    AttentionCheck,
     ConfigError,
     Records,
     ResponseError,
     Score,
     TaskType,
     UnitContent,
+    degrade_text,
     reject_unknown_keys,
 )
 from annotation.task_types.registry import register
@@ -219,3 +221,24 @@ class Rubric(TaskType):
         scores = [Score(int(cid), crit_id, float(c["score"])) for crit_id, c in scored.items()]
         scores.append(Score(int(cid), "rubric", total(scored)))
         return Records(scores=tuple(scores))
+
+    # Quality control -------------------------------------------------------------------
+
+    def parse_gold(self, config: Mapping[str, Any], gold: Any, systems: Mapping[str, int]) -> dict[str, Any]:
+        """Gold is a response ({"criteria": {id: {"value": ...}}}), validated at import."""
+        if not isinstance(gold, Mapping) or set(gold) != {"criteria"}:
+            raise ConfigError("meta.gold", 'must be a rubric response: {"criteria": {"<id>": {"value": ...}}}')
+        return dict(gold)
+
+    def gold_passes(self, config: Mapping[str, Any], expected: Mapping[str, Any], response: Mapping[str, Any]) -> bool:
+        """The weighted score within 0.25 of the gold one (attention checks: at most a half)."""
+        got = total(response.get("criteria") or {})
+        if "max_total" in expected:
+            return got <= expected["max_total"]
+        return abs(got - total(expected.get("criteria") or {})) <= 0.25
+
+    def attention_check(self, config: Mapping[str, Any], unit: UnitContent, rng) -> AttentionCheck | None:
+        if config["criteria_source"] != "study":
+            return None  # per-item criteria may not make a garbled text fail; no check
+        target = unit.candidates[0]
+        return AttentionCheck(target.id, degrade_text(target.text, rng), {"max_total": 0.5})
