@@ -27,7 +27,7 @@ def test_gold_items_become_gold_units_with_the_expected_candidate():
     study = make_study(owner, items=2)
     items_import(study=study, lines=[gold_item(1)])
     unit = Unit.objects.get(kind="gold")
-    assert unit.gold == {"choice": unit.item.candidates.get(system="sys-a").id}
+    assert unit.gold["choice"] == unit.item.candidates.get(system="sys-a").id
 
 
 @pytest.mark.parametrize(("gold", "field"), [({"choice": "sys-z"}, "meta.gold.choice"), ({"winner": "sys-a"}, "meta.gold")])
