@@ -29,6 +29,17 @@ def study(owner):
     return make_study(owner, slug="s1", items=3, redundancy=1)
 
 
+@pytest.fixture
+def eager_tasks():
+    """Run Celery tasks in-process even when REDIS_URL is set (no worker uses the test DB)."""
+    from config.celery import app
+
+    old = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = old
+
+
 def client_for(user) -> Client:
     client = Client()
     client.force_login(user)
@@ -326,17 +337,20 @@ def test_owner_adds_a_researcher(owner, study):
     assert any("No user named" in e for e in field_errors(missing.content.decode(), "id_researcher_username"))
 
 
-def test_export_start_and_errors(owner, study, settings):
+def test_export_start_and_errors(owner, study, eager_tasks, django_capture_on_commit_callbacks):
     client = client_for(owner)
     bad = client.post(reverse("study_export_create", args=["s1"]), {"format": "trl-preference", "options": '{"aggregate": "sum"}'})
     assert bad.status_code == 400
     assert any("options.aggregate" in e for e in field_errors(bad.content.decode(), "id_export_options"))
     assert not ExportJob.objects.exists()
-    ok = client.post(reverse("study_export_create", args=["s1"]), {"format": "trl-preference", "options": "{}"})
+    with django_capture_on_commit_callbacks(execute=True):
+        ok = client.post(reverse("study_export_create", args=["s1"]), {"format": "trl-preference", "options": "{}"})
     assert ok.status_code == 302
     job = ExportJob.objects.get()
+    assert job.status == "done"
     page = client.get(reverse("study_detail", args=["s1"])).content.decode()
-    assert f'data-job="{job.pk}"' in page
+    assert f'data-job="{job.pk}" data-status="done"' in page
+    assert reverse("api-export-download", args=[job.pk]) in page
 
 
 # --- join -----------------------------------------------------------------------------------
