@@ -27,23 +27,21 @@ from annotation.errors import DomainError, Invalid
 from annotation.models import Study, StudyMembership
 from annotation.permissions import can_annotate, can_manage, role_in
 from exports.services import export_create
-from frontend.forms import ExportForm, ItemUploadForm, ResearcherAddForm, SignUpForm, StudyForm, strategy_defaults, task_type_defaults
+from frontend.forms import (
+    ExportForm,
+    ItemUploadForm,
+    ResearcherAddForm,
+    SignUpForm,
+    StudyForm,
+    strategy_defaults,
+    task_type_defaults,
+)
 
 # Defence in depth for pages that show untrusted model output: no inline script, no
 # third-party host, ever. The pages need nothing else.
-CONTENT_SECURITY_POLICY = "; ".join(
-    [
-        "default-src 'self'",
-        "script-src 'self'",
-        "style-src 'self'",
-        "img-src 'self' data:",
-        "connect-src 'self'",
-        "font-src 'self'",
-        "object-src 'none'",
-        "base-uri 'none'",
-        "form-action 'self'",
-        "frame-ancestors 'none'",
-    ]
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+    "font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
 
 
@@ -315,9 +313,8 @@ def join(request, token: str):
     if study is None:
         return _not_found(request, "This invite link is not valid (it may have been replaced). Ask the researcher for a new link.")
     user = request.user
-    if user.is_authenticated and request.method == "GET":
-        if can_annotate(user, study):
-            return redirect("study_annotate", slug=study.slug)
+    if user.is_authenticated and request.method == "GET" and can_annotate(user, study):
+        return redirect("study_annotate", slug=study.slug)
     signup_form = SignUpForm(prefix="signup")
     signin_form = AuthenticationForm(request, prefix="signin")
     error, status = "", 200

@@ -14,7 +14,13 @@ from django.urls import reverse
 
 from annotation.models import Item, Study, StudyMembership
 from exports.models import ExportJob
-from tests.factories import PASSWORD, add_annotator, make_study, make_user, pairwise_items
+from tests.factories import (
+    PASSWORD,
+    add_annotator,
+    make_study,
+    make_user,
+    pairwise_items,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -87,7 +93,7 @@ def test_sign_in_page_and_sign_in(owner):
 def test_owner_sees_the_study_page_with_its_spec(owner, study):
     response = client_for(owner).get(reverse("study_detail", args=["s1"]))
     assert response.status_code == 200
-    spec = json.loads(re.search(r'<pre class="code spec" id="spec-json">(.*?)</pre>', response.content.decode(), re.S).group(1).replace("&quot;", '"'))
+    spec = json.loads(re.search(r'<pre class="code spec" id="spec-json">(.*?)</pre>', response.content.decode(), re.DOTALL).group(1).replace("&quot;", '"'))
     assert spec == study.spec()
     page = response.content.decode()
     assert reverse("join", args=[study.invite_token]) in page
@@ -185,7 +191,7 @@ def study_form(**overrides):
 
 
 def field_errors(html: str, field: str) -> list[str]:
-    block = re.search(rf'<div class="field has-error" id="f-{field}">(.*?)</div>', html, re.S)
+    block = re.search(rf'<div class="field has-error" id="f-{field}">(.*?)</div>', html, re.DOTALL)
     return re.findall(r'<p class="error" data-field="[^"]+">(.*?)</p>', block.group(1)) if block else []
 
 
@@ -285,7 +291,7 @@ def test_upload_errors_name_line_and_field_and_store_nothing(owner, line2, where
     response = upload(client_for(owner), "empty", f"{good}\n{line2}\n".encode())
     assert response.status_code == 400
     html = response.content.decode()
-    block = re.search(r'<div class="alert alert-error" role="alert" id="upload-errors">(.*?)</div>', html, re.S).group(1)
+    block = re.search(r'<div class="alert alert-error" role="alert" id="upload-errors">(.*?)</div>', html, re.DOTALL).group(1)
     assert "Nothing was imported" in block
     assert f'<span class="mono">{where}</span>' in block, block
     assert Item.objects.filter(study=study).count() == 0
@@ -430,7 +436,7 @@ def test_instructions_are_rendered_as_sanitized_markdown(owner):
     )
     ann = add_annotator(study, "ann")
     html = client_for(ann).get(reverse("study_annotate", args=["md"])).content.decode()
-    md = re.search(r'<div class="md">(.*?)</div>', html, re.S).group(1)
+    md = re.search(r'<div class="md">(.*?)</div>', html, re.DOTALL).group(1)
     assert "<h1>Task</h1>" in md and "<strong>better</strong>" in md
     assert "<script" not in md and "<img" not in md and "onerror" not in md and "javascript:" not in md
     assert 'href="https://example.org/guide"' in md and 'rel="nofollow noopener noreferrer"' in md
@@ -465,11 +471,11 @@ def test_every_post_form_carries_a_csrf_token(owner, study):
     ]
     for user, url in pages:
         html = client_for(user).get(url).content.decode()
-        forms = re.findall(r"<form[^>]*method=\"post\"[^>]*>(.*?)</form>", html, re.S)
+        forms = re.findall(r"<form[^>]*method=\"post\"[^>]*>(.*?)</form>", html, re.DOTALL)
         assert forms, url
         assert all("csrfmiddlewaretoken" in f for f in forms), url
     anonymous = Client().get(reverse("join", args=[study.invite_token])).content.decode()
-    forms = re.findall(r"<form[^>]*method=\"post\"[^>]*>(.*?)</form>", anonymous, re.S)
+    forms = re.findall(r"<form[^>]*method=\"post\"[^>]*>(.*?)</form>", anonymous, re.DOTALL)
     assert len(forms) == 2 and all("csrfmiddlewaretoken" in f for f in forms)
 
 
