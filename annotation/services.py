@@ -96,7 +96,8 @@ def study_reset_invite(*, study: Study) -> Study:
     return study
 
 
-def _create_items(study: Study, batch: list[ItemRecord]) -> None:
+def _create_items(study: Study, batch: list[ItemRecord]) -> list[tuple[Item, list[int]]]:
+    """Create items, candidates and units; return each item with its candidate ids."""
     task_type = get_task_type(study.task_type)
     for record in batch:
         try:
@@ -137,6 +138,7 @@ def _create_items(study: Study, batch: list[ItemRecord]) -> None:
             continue
         units += [Unit(study=study, item=item, candidate_ids=list(g), rand=random.random()) for g in groups]
     Unit.objects.bulk_create(units, batch_size=IMPORT_BATCH)
+    return [(item, by_item[item.id]) for item in items]
 
 
 def _gold_unit(study, task_type, item, record, groups, candidate_ids) -> Unit:
@@ -299,3 +301,122 @@ def crowd_enter(*, token: str, params: Mapping[str, str]):
             study=study, user=user, role=StudyMembership.Role.ANNOTATOR, platform=platform, worker_id=worker_id, platform_session=session
         )
         return study, user
+
+
+def _import_users(study: Study, raters: set[str], cache: dict[str, Any]) -> None:
+    """The pseudonymous annotators standing for raters of imported judgments (into `cache`)."""
+    from django.contrib.auth import get_user_model
+
+    missing = raters - set(cache)
+    for membership in StudyMembership.objects.filter(study=study, platform="import", worker_id__in=missing).select_related("user"):
+        cache[membership.worker_id] = membership.user
+    for rater in sorted(raters - set(cache)):
+        digest = hashlib.sha256(f"{study.pk}:{rater}".encode()).hexdigest()[:12]
+        user = get_user_model().objects.create_user(username=f"import-{digest}")
+        StudyMembership.objects.create(study=study, user=user, role=StudyMembership.Role.ANNOTATOR, platform="import", worker_id=rater[:100])
+        cache[rater] = user
+
+
+def _store_judgments(study: Study, task_type, judged, created, mode: str, counts: dict, users: dict) -> None:
+    now = timezone.now()
+    unit_ids = [item.id for item, _ in created]
+    units_of: dict[int, dict[frozenset, Unit]] = {}
+    for unit in Unit.objects.filter(item_id__in=unit_ids):
+        units_of.setdefault(unit.item_id, {})[frozenset(unit.candidate_ids)] = unit
+    if mode == "annotations":
+        _import_users(study, {j.rater for segment in judged for j in segment.judgments}, users)
+    pending: list[tuple[Unit, Item, Any, dict]] = []
+    for segment, (item, candidate_ids) in zip(judged, created, strict=True):
+        systems = {c.system: cid for c, cid in zip(segment.item.candidates, candidate_ids, strict=True)}
+        views = {cid: CandidateView(cid, c.system, c.text) for c, cid in zip(segment.item.candidates, candidate_ids, strict=True)}
+        for judgment in segment.judgments:
+            names = getattr(judgment, "systems", None) or (judgment.system,)
+            unit = units_of.get(item.id, {}).get(frozenset(systems[n] for n in names))
+            if unit is None:
+                raise FormatError(judgment.line, "system", f"no unit of item {item.external_id!r} shows {', '.join(names)}")
+            content = UnitContent(
+                item_id=item.id,
+                candidates=tuple(views[cid] for cid in unit.candidate_ids),
+                source=prompt_text(segment.item.prompt),
+                meta=segment.item.meta,
+            )
+            try:
+                clean = task_type.validate_response(study.task_config, content, task_type.parse_gold(study.task_config, judgment.response(), systems))
+            except ConfigError as exc:
+                raise FormatError(judgment.line, exc.field, exc.message) from None
+            except ResponseError as exc:
+                field, message = next(iter(exc.errors.items()))
+                raise FormatError(judgment.line, field, message) from None
+            if mode == "gold":
+                if unit.kind == Unit.Kind.GOLD:
+                    counts["judgments_skipped"] += 1  # one gold answer per unit: the first
+                    continue
+                unit.kind, unit.gold = Unit.Kind.GOLD, clean
+                unit.save(update_fields=["kind", "gold"])
+                counts["gold_units"] += 1
+            else:
+                pending.append((unit, item, users[judgment.rater], clean))
+    if not pending:
+        return
+    assignments = Assignment.objects.bulk_create(
+        Assignment(study=study, unit=unit, annotator=user, status=Assignment.Status.SUBMITTED, strategy="import",
+                   propensity=1.0, display_order=list(unit.candidate_ids), expires_at=now, submitted_at=now)
+        for unit, _, user, _ in pending
+    )
+    Annotation.objects.bulk_create(
+        Annotation(study=study, unit=unit, item=item, assignment=assignment, annotator=user, response=clean,
+                   display_order=list(unit.candidate_ids), strategy="import", propensity=1.0,
+                   idempotency_key=f"import-{assignment.pk}", shown_at=now)
+        for (unit, item, user, clean), assignment in zip(pending, assignments, strict=True)
+    )
+    per_unit: dict[int, int] = {}
+    for unit, *_ in pending:
+        per_unit[unit.pk] = per_unit.get(unit.pk, 0) + 1
+    by_count: dict[int, list[int]] = {}
+    for pk, n in per_unit.items():
+        by_count.setdefault(n, []).append(pk)
+    for n, pks in by_count.items():
+        Unit.objects.filter(pk__in=pks).update(n_done=F("n_done") + n, n_taken=F("n_taken") + n)
+    counts["judgments"] += len(pending)
+
+
+def judgments_import(*, study: Study, lines: Iterable[str], format_name: str, mode: str = "annotations", options: Mapping[str, Any] | None = None) -> dict[str, int]:
+    """Import items together with judgments made elsewhere (e.g. an MQM TSV), all or
+    nothing: as annotations by pseudonymous raters, or as the gold answers of their units."""
+    if mode not in ("annotations", "gold"):
+        raise Invalid('mode: must be "annotations" or "gold"', {"mode": "must be annotations or gold"})
+    try:
+        importer = get_importer(format_name)
+    except KeyError as exc:
+        raise Invalid(str(exc.args[0]), {"format": "unknown format"}) from None
+    if not hasattr(importer, "parse_segments"):
+        raise Invalid(f"format: {format_name} carries no judgments; import it as items", {"format": "carries no judgments"})
+    try:
+        importer = type(importer)(**(options or {}))
+    except (TypeError, ValueError) as exc:
+        raise Invalid(f"options: {exc}", {"options": str(exc)}) from None
+    task_type = get_task_type(study.task_type)
+    counts = {"items": 0, "judgments": 0, "gold_units": 0, "judgments_skipped": 0}
+    users: dict[str, Any] = {}
+    try:
+        with transaction.atomic():
+            segments = check_unique_ids_of(importer.parse_segments(lines))
+            while batch := list(islice(segments, IMPORT_BATCH)):
+                created = _create_items(study, [s.item for s in batch])
+                _store_judgments(study, task_type, batch, created, mode, counts, users)
+                counts["items"] += len(batch)
+            if counts["items"] == 0:
+                raise FormatError(None, "file", "no items found (the file is empty)")
+    except FormatError as exc:
+        where = f"line {exc.line}, {exc.field}" if exc.line is not None else exc.field
+        raise Invalid(f"{exc} (nothing was imported)", {where: exc.message}) from None
+    return {key: value for key, value in counts.items() if value or key in ("items", "judgments")}
+
+
+def check_unique_ids_of(segments):
+    seen: dict[str, int] = {}
+    for segment in segments:
+        if segment.item.id in seen:
+            raise FormatError(segment.item.line, "id", f"item id {segment.item.id!r} already used on line {seen[segment.item.id]}")
+        seen[segment.item.id] = segment.item.line
+        yield segment
