@@ -34,7 +34,7 @@ class JSONTextField(forms.CharField):
 
     def __init__(self, *, empty: Any, expect: type = dict, **kwargs):
         self.empty, self.expect = empty, expect
-        kwargs.setdefault("widget", forms.Textarea(attrs={"rows": 6, "spellcheck": "false", "class": "mono"}))
+        kwargs.setdefault("widget", forms.Textarea(attrs={"rows": 9, "spellcheck": "false", "class": "mono"}))
         kwargs.setdefault("required", False)
         super().__init__(strip=False, **kwargs)
 
