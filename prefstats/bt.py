@@ -321,15 +321,16 @@ def bootstrap_bt(
     covariates: np.ndarray | None = None,
     alpha: float = 1e-2,
 ) -> BTBootstrap:
-    """Percentile intervals from resampling comparisons with replacement. Resampling is
-    done as multinomial counts used as weights (identical in law, no data copies)."""
+    """Percentile intervals from resampling comparisons with replacement. A resample is
+    passed as per-comparison counts used as weights (same thing, no data copies), and each
+    replicate is warm-started from the full fit: a few Newton steps each."""
     i, j, y, w, x = _check(i, j, outcome, n_players, weights, covariates)
     full = fit_bt(i, j, y, n_players, w, x, alpha=alpha)
     n = i.shape[0]
     samples = np.empty((n_boot, n_players))
     ties = full.fits_ties
     for b in range(n_boot):
-        counts = rng.multinomial(n, np.full(n, 1.0 / n)) if n else np.zeros(0)
+        counts = np.bincount(rng.integers(0, n, n), minlength=n) if n else np.zeros(0)
         fb = fit_bt(i, j, y, n_players, w * counts, x, alpha=alpha, ties=ties, init=full)
         samples[b] = fb.scores
     tail = (1.0 - level) / 2.0

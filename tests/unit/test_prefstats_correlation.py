@@ -204,7 +204,11 @@ def test_ece_by_hand():
     # bins: [0,.1): .05 vs 0; [.1,.2): .15 vs .5; [.9,1]: .975 vs 1
     expected = (1 * 0.05 + 2 * 0.35 + 2 * 0.025) / 5
     assert cal.ece == pytest.approx(expected)
-    assert cal.weight.sum() == 5 and np.isnan(cal.confidence[5])
+    np.testing.assert_array_equal(cal.weight, [1, 2, 0, 0, 0, 0, 0, 0, 0, 2])
+    assert np.isnan(cal.confidence[5]) and cal.observed[1] == 0.5
+    # bins are [lo, hi): 0.06 shares bin 0 with 0.04, 0.1 starts bin 1
+    edge = calibration_curve(np.array([0.04, 0.06, 0.1]), np.array([0.0, 0.0, 1.0]), 10)
+    np.testing.assert_array_equal(edge.weight[:3], [2, 1, 0])
 
 
 def test_ece_calibrated_vs_overconfident():
