@@ -41,7 +41,12 @@ from .bt import (
     predict_proba,
     win_rate_matrix,
 )
-from .calibration import Calibration, calibration_curve, expected_calibration_error, outcome_score
+from .calibration import (
+    Calibration,
+    calibration_curve,
+    expected_calibration_error,
+    outcome_score,
+)
 from .correlation import darr_pairs, kendall_tau, pearson, wmt_tau_like
 from .mqm import (
     DEFAULT_WEIGHTS,
@@ -62,14 +67,20 @@ from .pairwise import (
     spa,
     tie_calibrated_accuracy,
 )
-from .proportions import RateTable, binom_test, counts_table, rate_table, wilson_interval
+from .proportions import (
+    RateTable,
+    binom_test,
+    counts_table,
+    rate_table,
+    wilson_interval,
+)
 
 __all__ = [
+    "DEFAULT_WEIGHTS",
     "BTBootstrap",
     "BTFit",
     "Calibration",
     "Coincidences",
-    "DEFAULT_WEIGHTS",
     "Drift",
     "Interval",
     "LengthControlled",

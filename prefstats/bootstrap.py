@@ -3,8 +3,8 @@ clusters (e.g. source segments, so outputs of one segment stay together)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 

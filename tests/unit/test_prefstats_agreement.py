@@ -2,20 +2,16 @@
 PandaLM human test set."""
 
 import json
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 SHARED = Path(__file__).resolve().parents[3] / "shared"
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-from hypothesis import given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from prefstats.agreement import (  # noqa: E402
+from prefstats.agreement import (
     cohen_kappa,
     coincidence_matrix,
     fleiss_kappa,
@@ -24,19 +20,6 @@ from prefstats.agreement import (  # noqa: E402
     label_counts,
     pairwise_agreement,
 )
-
-
-# tests/conftest.py has autouse fixtures that need Django; prefstats is Django-free and
-# runs with `-p no:django`, so this module replaces them with no-ops.
-@pytest.fixture(autouse=True)
-def _export_root():
-    yield
-
-
-@pytest.fixture(autouse=True)
-def _celery_in_process():
-    yield
-
 
 N = np.nan
 # Krippendorff (2011), "Computing Krippendorff's Alpha-Reliability", section C:

@@ -1,19 +1,13 @@
 """Bias diagnostics and the binomial machinery under them."""
 
 import math
-import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-from hypothesis import given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
-
-from prefstats.bias import (  # noqa: E402
+from prefstats.bias import (
     agreement_with_majority,
     drift,
     length_bias,
@@ -21,20 +15,8 @@ from prefstats.bias import (  # noqa: E402
     position_bias,
     swap_flip_rate,
 )
-from prefstats.bt import expected_win_rate  # noqa: E402
-from prefstats.proportions import binom_test, wilson_interval  # noqa: E402
-
-
-# tests/conftest.py has autouse fixtures that need Django; prefstats is Django-free and
-# runs with `-p no:django`, so this module replaces them with no-ops.
-@pytest.fixture(autouse=True)
-def _export_root():
-    yield
-
-
-@pytest.fixture(autouse=True)
-def _celery_in_process():
-    yield
+from prefstats.bt import expected_win_rate
+from prefstats.proportions import binom_test, wilson_interval
 
 
 def brute_binom_two_sided(k, n, p):

@@ -1,21 +1,15 @@
 """Bradley–Terry(-Davidson) fit: oracle checks against choix and a direct likelihood
 maximisation, Hessian vs finite differences, properties, recovery, speed."""
 
-import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-from hypothesis import given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
-
-from prefstats import bt  # noqa: E402
-from prefstats.bt import (  # noqa: E402
+from prefstats import bt
+from prefstats.bt import (
     Outcome,
     bootstrap_bt,
     covariance,
@@ -26,18 +20,6 @@ from prefstats.bt import (  # noqa: E402
     predict_proba,
     win_rate_matrix,
 )
-
-
-# tests/conftest.py has autouse fixtures that need Django; prefstats is Django-free and
-# runs with `-p no:django`, so this module replaces them with no-ops.
-@pytest.fixture(autouse=True)
-def _export_root():
-    yield
-
-
-@pytest.fixture(autouse=True)
-def _celery_in_process():
-    yield
 
 
 def simulate(rng, theta, n, nu=0.0, beta=None, x=None):

@@ -2,46 +2,29 @@
 bootstrap helper, checked against brute force, scipy and WMT20 en-de system scores."""
 
 import itertools
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 SHARED = Path(__file__).resolve().parents[3] / "shared"
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-from hypothesis import given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from prefstats.bootstrap import bootstrap_ci  # noqa: E402
-from prefstats.calibration import (  # noqa: E402
+from prefstats.bootstrap import bootstrap_ci
+from prefstats.calibration import (
     calibration_curve,
     expected_calibration_error,
     outcome_score,
 )
-from prefstats.correlation import darr_pairs, kendall_tau, pearson, wmt_tau_like  # noqa: E402
-from prefstats.pairwise import (  # noqa: E402
+from prefstats.correlation import darr_pairs, kendall_tau, pearson, wmt_tau_like
+from prefstats.pairwise import (
     pairwise_accuracy,
     permutation_pvalues,
     soft_pairwise_accuracy,
     spa,
     tie_calibrated_accuracy,
 )
-
-
-# tests/conftest.py has autouse fixtures that need Django; prefstats is Django-free and
-# runs with `-p no:django`, so this module replaces them with no-ops.
-@pytest.fixture(autouse=True)
-def _export_root():
-    yield
-
-
-@pytest.fixture(autouse=True)
-def _celery_in_process():
-    yield
-
 
 # ---------------------------------------------------------------- correlations
 

@@ -2,21 +2,17 @@
 and the WMT21 TED en-de expert annotations."""
 
 import csv
-import sys
 from collections import defaultdict
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 SHARED = Path(__file__).resolve().parents[3] / "shared"
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-from hypothesis import given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from prefstats.mqm import (  # noqa: E402
+from prefstats.mqm import (
     MQMWeights,
     Spans,
     error_penalties,
@@ -25,18 +21,6 @@ from prefstats.mqm import (  # noqa: E402
     span_f1,
     system_scores,
 )
-
-
-# tests/conftest.py has autouse fixtures that need Django; prefstats is Django-free and
-# runs with `-p no:django`, so this module replaces them with no-ops.
-@pytest.fixture(autouse=True)
-def _export_root():
-    yield
-
-
-@pytest.fixture(autouse=True)
-def _celery_in_process():
-    yield
 
 
 def test_default_weights():

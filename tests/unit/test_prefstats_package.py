@@ -5,25 +5,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import prefstats
+
 ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-import pytest  # noqa: E402
-
-import prefstats  # noqa: E402
-
-
-# tests/conftest.py has autouse fixtures that need Django; prefstats is Django-free and
-# runs with `-p no:django`, so this module replaces them with no-ops.
-@pytest.fixture(autouse=True)
-def _export_root():
-    yield
-
-
-@pytest.fixture(autouse=True)
-def _celery_in_process():
-    yield
 
 
 def test_public_names_resolve():
