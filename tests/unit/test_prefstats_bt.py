@@ -341,5 +341,5 @@ def test_fit_is_fast_on_a_million_comparisons():
     fit = fit_bt(i, j, y, 100)
     elapsed = time.perf_counter() - start
     assert fit.converged
-    assert elapsed < 6.0, f"BT fit took {elapsed:.1f}s"
+    assert elapsed < 10.0, f"BT fit took {elapsed:.1f}s"  # ~1 s on an idle 2-core box
     assert np.abs(fit.scores - (theta - theta.mean())).max() < 0.1
