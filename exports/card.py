@@ -14,11 +14,15 @@ from typing import Any
 from exports.formats.base import ExportSummary, FileSchema
 
 COUNT_MEANINGS = {
-    "qc_excluded_annotator_judgments": "judgments left out because quality control excluded their annotator "
-    "(pass rate on gold and attention checks under quality.min_pass_rate; option include_excluded_annotators)",
-    "excluded_annotator_judgments": "judgments left out because their annotator is excluded (option exclude_annotators)",
-    "speeder_judgments": "judgments left out as faster than quality.min_seconds_per_unit (option exclude_speeders)",
+    "qc_excluded_annotator_judgments": "left out, their annotator being excluded by quality control "
+    "(pass rate on checks under quality.min_pass_rate; option include_excluded_annotators)",
+    "excluded_annotator_judgments": "left out, their annotator being named in option exclude_annotators",
+    "speeder_judgments": "left out as faster than quality.min_seconds_per_unit (option exclude_speeders)",
     "qc_judgments": "judgments of gold and attention-check units, left out (option include_qc_units)",
+    "ties": "tie judgments: counted, never made into pairs",
+    "both_bad": '"both bad" judgments: counted, never made into pairs',
+    "no_majority": "units (pairs) whose votes gave no winner",
+    "below_min_agreement": "pairs left out for agreement under option min_agreement",
 }
 
 
@@ -26,11 +30,24 @@ def _yaml_str(value: str) -> str:
     return json.dumps(value)  # a JSON string is a valid YAML scalar
 
 
+def _table_of(schema: FileSchema) -> str:
+    """`x/train.jsonl` and `x/test.jsonl` are splits of table `x`; `x.jsonl` is table `x`."""
+    stem = schema.path.rsplit(".", 1)[0]
+    folder, _, name = stem.rpartition("/")
+    return folder if folder and name == schema.split else stem
+
+
 def configs(files: list[FileSchema]) -> dict[str, list[FileSchema]]:
-    """Files grouped by dataset configuration, in order ("default" first)."""
+    """Files grouped by dataset configuration, in order: a file's own `config`, else one
+    configuration per table, the first one "default"."""
     grouped: dict[str, list[FileSchema]] = {}
-    for index, schema in enumerate(files):
-        name = schema.config or ("default" if index == 0 else schema.path.rsplit(".", 1)[0].replace("/", "_"))
+    tables: dict[str, str] = {}
+    for schema in files:
+        if schema.config:
+            name = schema.config
+        else:
+            table = _table_of(schema)
+            name = tables.setdefault(table, "default" if not tables else table.replace("/", "_"))
         grouped.setdefault(name, []).append(schema)
     return grouped
 
@@ -71,7 +88,7 @@ def render_card(spec: Mapping[str, Any], format_name: str, summary: ExportSummar
     lines += ["", "## Counts", ""]
     for key, value in sorted(summary.counts.items()):
         meaning = COUNT_MEANINGS.get(key)
-        lines.append(f"- {key.replace('_', ' ')}: {value}" + (f" ({meaning})" if meaning else ""))
+        lines.append(f"- {key.replace('_', ' ')}: {value}" + (f": {meaning}" if meaning else ""))
     if stats:
         lines += ["", "## Agreement and bias", "", "Over the judgments exported (after the exclusions above).", ""]
         lines += [f"- {key}: {value}" for key, value in stats.items()]

@@ -49,6 +49,8 @@ def run_exporter(exporter: Exporter, rows: Iterable[AnnotationRow], out_dir: Pat
     for key in DROPPED:
         summary.counts[key] = dropped[key]
     summary.counts["annotators"] = len(stats.annotators)
+    for key, value in (("judgments", stats.judgments), ("units", stats.units), ("items", stats.items)):
+        summary.counts.setdefault(key, value)
     card = render_card(spec, exporter.name, summary, stats.figures(), clean)
     (out_dir / "README.md").write_text(card, encoding="utf-8")
     return summary

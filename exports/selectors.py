@@ -1,80 +1,112 @@
 """Streaming reads for exports: judgments as AnnotationRow, ordered by item, then unit, then
 id, through a server-side cursor on PostgreSQL, so memory does not grow with the study.
 
-The annotation query carries no item text: items and candidates are fetched once per chunk of
-annotations (two queries per chunk, whatever its size), since the judgments of one item
-arrive together and an item's prompt and candidates are shared by all of them.
+Built for a million judgments: the rows are read with plain SQL (no model instances, no
+per-value ORM converters); the annotation query carries no item text, since the item's prompt
+and candidates are shared by all its judgments: they are fetched once per chunk of
+annotations (two queries a chunk, whatever its size). Within a unit, identical JSON values
+(display orders, responses) are decoded once, and so are the records a response stands for.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
-from itertools import islice
+from datetime import UTC, datetime
 
-from annotation.models import Annotation, Candidate, Item, Study, StudyMembership
+from django.db import connection
+
+from annotation.models import Annotation, Candidate, Item, Study, StudyMembership, Unit
 from annotation.task_types import get_task_type
 from exports.formats import AnnotationRow, CandidateRow
 
 CHUNK = 5000
 
-ANNOTATION_FIELDS = (
-    "id", "unit_id", "item_id", "annotator_id", "response", "display_order", "strategy", "propensity",
-    "submitted_at", "duration_ms", "revision", "unit__candidate_ids", "unit__kind",
-)
+_loads = json.loads
+
+
+def _sql() -> tuple[str, str, str]:
+    a, u = Annotation._meta.db_table, Unit._meta.db_table
+    annotations = (
+        f"SELECT a.id, a.unit_id, a.item_id, a.annotator_id, a.response, a.display_order, a.strategy, a.propensity, "
+        f"a.submitted_at, a.duration_ms, a.revision, u.candidate_ids, u.kind "
+        f"FROM {a} a JOIN {u} u ON u.id = a.unit_id WHERE a.study_id = %s ORDER BY a.item_id, a.unit_id, a.id"
+    )
+    items = f"SELECT id, external_id, prompt, reference, doc_id, seg_id, meta FROM {Item._meta.db_table} WHERE id IN ({{}})"
+    candidates = f"SELECT id, item_id, system, text, judges FROM {Candidate._meta.db_table} WHERE item_id IN ({{}})"
+    return annotations, items, candidates
+
+
+def _iso(value) -> str:
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if value.tzinfo is None:  # SQLite keeps UTC without a zone
+        value = value.replace(tzinfo=UTC)
+    return value.isoformat()
+
+
+def _json(value):
+    return _loads(value) if isinstance(value, (str, bytes)) else value
+
+
+def _lookups(item_ids: list[int], items_sql: str, candidates_sql: str):
+    """Items and their candidates for a chunk, by item pk."""
+    marks = ", ".join(["%s"] * len(item_ids))
+    items: dict[int, tuple] = {}
+    candidates: dict[int, dict[int, CandidateRow]] = {}
+    with connection.cursor() as cursor:
+        cursor.execute(items_sql.format(marks), item_ids)
+        for pk, external_id, prompt, reference, doc_id, seg_id, meta in cursor.fetchall():
+            items[pk] = (external_id, _json(prompt), reference, doc_id, seg_id, _json(meta))
+            candidates[pk] = {}
+        cursor.execute(candidates_sql.format(marks), item_ids)
+        for cid, item_pk, system, text, judges in cursor.fetchall():
+            candidates[item_pk][cid] = CandidateRow(cid, system, text, _json(judges))
+    return items, candidates
 
 
 def annotation_rows(study: Study, *, chunk_size: int = CHUNK) -> Iterator[AnnotationRow]:
     task_type = get_task_type(study.task_type)
     config = study.task_config
-    records = task_type.records
+    records_of = task_type.records
     excluded = set(StudyMembership.objects.filter(study=study, excluded=True).values_list("user_id", flat=True))
-    annotations = (
-        Annotation.objects.filter(study=study).order_by("item_id", "unit_id", "id").values_list(*ANNOTATION_FIELDS).iterator(chunk_size=chunk_size)
-    )
+    annotations_sql, items_sql, candidates_sql = _sql()
     items: dict[int, tuple] = {}
-    candidates: dict[int, dict[int, CandidateRow]] = {}  # item pk -> candidate id -> candidate
-    unit_key, unit_candidates = None, ()
-    while chunk := list(islice(annotations, chunk_size)):
-        wanted = {row[2] for row in chunk}
-        missing = wanted - items.keys()
-        # keep only the item that continues from the last chunk: memory stays one chunk's worth
-        items = {pk: items[pk] for pk in wanted & items.keys()}
-        candidates = {pk: candidates[pk] for pk in items}
-        if missing:
-            for pk, *fields in Item.objects.filter(pk__in=missing).values_list(
-                "pk", "external_id", "prompt", "reference", "doc_id", "seg_id", "meta"
-            ):
-                items[pk] = tuple(fields)
-                candidates[pk] = {}
-            for cid, item_pk, system, text, judges in Candidate.objects.filter(item_id__in=missing).values_list(
-                "id", "item_id", "system", "text", "judges"
-            ):
-                candidates[item_pk][cid] = CandidateRow(cid, system, text, judges)
-        for (ann_id, unit_id, item_pk, annotator_id, response, display_order, strategy, propensity, submitted_at,
-             duration_ms, revision, cand_ids, kind) in chunk:
-            external_id, prompt, reference, doc_id, seg_id, meta = items[item_pk]
-            if unit_id != unit_key:  # the judgments of one unit share one tuple of candidates
-                of_item = candidates[item_pk]
-                unit_key, unit_candidates = unit_id, tuple(of_item[c] for c in cand_ids)
-            yield AnnotationRow(
-                annotation_id=ann_id,
-                unit_id=unit_id,
-                item_id=external_id,
-                prompt=prompt,
-                candidates=unit_candidates,
-                display_order=tuple(display_order),
-                annotator=f"a{annotator_id}",
-                response=response,
-                records=records(config, cand_ids, response),
-                strategy=strategy,
-                propensity=propensity,
-                submitted_at=submitted_at.isoformat(),
-                duration_ms=duration_ms,
-                revision=revision,
-                reference=reference,
-                doc_id=doc_id,
-                seg_id=seg_id,
-                meta=meta,
-                unit_kind=kind,
-                annotator_excluded=annotator_id in excluded,
-            )
+    candidates: dict[int, dict[int, CandidateRow]] = {}
+    unit_key = None
+    with connection.chunked_cursor() as cursor:  # server-side (named) on PostgreSQL
+        cursor.execute(annotations_sql, [study.pk])
+        while chunk := cursor.fetchmany(chunk_size):
+            wanted = {row[2] for row in chunk}
+            # keep only the item that continues from the last chunk: memory stays one chunk's worth
+            items = {pk: items[pk] for pk in wanted & items.keys()}
+            candidates = {pk: candidates[pk] for pk in items}
+            missing = sorted(wanted - items.keys())
+            if missing:
+                new_items, new_candidates = _lookups(missing, items_sql, candidates_sql)
+                items.update(new_items)
+                candidates.update(new_candidates)
+            for (ann_id, unit_id, item_pk, annotator_id, response_raw, order_raw, strategy, propensity, submitted_at,
+                 duration_ms, revision, cand_ids_raw, kind) in chunk:
+                external_id, prompt, reference, doc_id, seg_id, meta = items[item_pk]
+                if unit_id != unit_key:  # a unit's judgments share candidates, and often orders and responses
+                    unit_key = unit_id
+                    cand_ids = _json(cand_ids_raw)
+                    of_item = candidates[item_pk]
+                    unit_candidates = tuple(of_item[c] for c in cand_ids)
+                    decoded: dict = {}
+                    records_memo: dict = {}
+                key = order_raw if isinstance(order_raw, str) else json.dumps(order_raw)
+                display_order = decoded.get(key)
+                if display_order is None:
+                    display_order = decoded[key] = tuple(_json(order_raw))
+                rkey = response_raw if isinstance(response_raw, str) else json.dumps(response_raw, sort_keys=True)
+                memo = records_memo.get(rkey)
+                if memo is None:
+                    response = _json(response_raw)
+                    memo = records_memo[rkey] = (response, records_of(config, cand_ids, response))
+                yield AnnotationRow(
+                    ann_id, unit_id, external_id, prompt, unit_candidates, display_order, f"a{annotator_id}", memo[0], memo[1],
+                    strategy, propensity, _iso(submitted_at), duration_ms, revision, reference, doc_id, seg_id, meta, kind,
+                    annotator_id in excluded,
+                )

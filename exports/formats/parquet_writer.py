@@ -27,7 +27,7 @@ ARROW_TYPES: Mapping[str, pa.DataType] = {
     "json": pa.string(),
 }
 
-ROWS_PER_GROUP = 50_000
+ROWS_PER_GROUP = 20_000
 BYTES_PER_GROUP = 32 << 20
 
 
@@ -40,7 +40,7 @@ def _size(value: Any) -> int:
 
 
 class ParquetSink:
-    def __init__(self, path: Path, kinds: Mapping[str, str], *, rows_per_group: int = ROWS_PER_GROUP, bytes_per_group: int = BYTES_PER_GROUP):
+    def __init__(self, path: Path, kinds: Mapping[str, str], *, rows_per_group: int | None = None, bytes_per_group: int | None = None):
         unknown = sorted(set(kinds.values()) - set(ARROW_TYPES))
         if unknown:
             raise ValueError(f"unknown column kind {unknown[0]!r}")
@@ -49,7 +49,8 @@ class ParquetSink:
         self.sized = [n for n, k in kinds.items() if k in ("string", "messages", "json")]
         self.schema = pa.schema([(n, ARROW_TYPES[k]) for n, k in kinds.items()])
         self.writer = pq.ParquetWriter(str(path), self.schema, compression="snappy")
-        self.rows_per_group, self.bytes_per_group = rows_per_group, bytes_per_group
+        self.rows_per_group = rows_per_group or ROWS_PER_GROUP
+        self.bytes_per_group = bytes_per_group or BYTES_PER_GROUP
         self.rows = 0
         self._reset()
 

@@ -8,9 +8,11 @@ two candidates (the original chosen one first) and its original label in `meta.o
   it is the shared prefix up to and including the last "\\n\\nAssistant:" both share, so replies
   that differ in more than their final turn, or that contain "Human:" themselves, still split
   where the two transcripts part.
-Optional columns: `id` (else `pair-<line>`), `prompt_id`, `chosen_system` / `rejected_system`
-(or `chosen_model` / `rejected_model`; else "chosen" / "rejected"), `margin`, and
-`score_chosen` / `score_rejected` (kept as the judge `source_score` of each candidate).
+Optional columns: `id` (else `pair-<line>`), `chosen_system` / `rejected_system` (or
+`chosen_model` / `rejected_model`; else "chosen" / "rejected"), and `score_chosen` /
+`score_rejected` (kept as the judge `source_score` of each candidate). Any other column with a
+plain value (`prompt_id`, `margin`, votes, agreement...) is kept in `meta.original`; other
+columns (e.g. a `messages` copy of the pair) are ignored.
 
 `hh-rlhf` reads the same, and turns a transcript prompt into chat messages (Human -> user,
 Assistant -> assistant) and strips the space that starts each reply, for the chat view.
@@ -30,8 +32,8 @@ from exports.formats.registry import register_importer
 
 ASSISTANT = "\n\nAssistant:"
 TURN = re.compile(r"\n\n(Human|Assistant):")
-KEYS = {"id", "prompt", "chosen", "rejected", "prompt_id", "chosen_system", "rejected_system", "chosen_model",
-        "rejected_model", "margin", "score_chosen", "score_rejected"}
+KEYS = {"id", "prompt", "chosen", "rejected", "chosen_system", "rejected_system", "chosen_model", "rejected_model",
+        "score_chosen", "score_rejected"}
 
 
 def split_transcripts(chosen: str, rejected: str) -> tuple[str, str, str]:
@@ -143,9 +145,6 @@ def _system(obj: Mapping[str, Any], side: str, line: int) -> str | None:
 def preference_item(obj: Any, line: int, as_chat: bool) -> ItemRecord:
     if not isinstance(obj, Mapping):
         raise FormatError(line, "row", "must be a JSON object")
-    unknown = sorted(set(obj) - KEYS)
-    if unknown:
-        raise FormatError(line, unknown[0], f"unknown field; expected: {', '.join(sorted(KEYS))}")
     for key in ("chosen", "rejected"):
         if key not in obj:
             raise FormatError(line, key, "this field is required")
@@ -159,9 +158,9 @@ def preference_item(obj: Any, line: int, as_chat: bool) -> ItemRecord:
     if not isinstance(item_id, str) or not item_id.strip() or len(item_id) > 200:
         raise FormatError(line, "id", "must be 1-200 characters")
     original: dict[str, Any] = {"chosen": system_c, "rejected": system_r}
-    for key in ("prompt_id", "margin"):
-        if obj.get(key) is not None:
-            original[key] = obj[key]
+    for key, value in obj.items():  # provenance (prompt_id, margin, votes, agreement, ...) rides along
+        if key not in KEYS and (value is None or isinstance(value, (str, int, float, bool))):
+            original[key] = value
     judges = {}
     for side in ("chosen", "rejected"):
         score = obj.get(f"score_{side}")

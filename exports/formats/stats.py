@@ -131,12 +131,7 @@ class StreamStats:
 
     def figures(self) -> dict[str, str]:
         """Human-readable figures for the card (only those the data allow)."""
-        out: dict[str, str] = {
-            "judgments": f"{self.judgments}",
-            "units judged": f"{self.units}",
-            "items judged": f"{self.items}",
-            "annotators": f"{len(self.annotators)}",
-        }
+        out: dict[str, str] = {}
         if self.all_pairs:
             out["pairwise agreement (tie-aware)"] = (
                 f"{self.agree_pairs / self.all_pairs:.3f} (share of {self.all_pairs} annotator pairs on the same unit "

@@ -141,7 +141,7 @@ class TrlPreference(Exporter):
                 split = splitter.split_of(row.prompt)
                 table.write(record, split)
                 counts["pairs_written"] += 1
-                counts[f"{split}_rows"] += 1
+                counts[f"{split}_rows"] += bool(splitter.test_size)
             if table is None:
                 table = Table(out_dir, STEM, columns_for(options, conversational is True, per_judgment), options["file_format"], splitter)
         except BaseException:

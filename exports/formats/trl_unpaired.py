@@ -77,12 +77,13 @@ class TrlUnpaired(Exporter):
                         conversational = isinstance(row.prompt, list)
                     table = Table(out_dir, STEM, self.columns(conversational, per_judgment), options["file_format"], splitter)
                 split = splitter.split_of(row.prompt)
+                prompt = shape_prompt(row.prompt, conversational)
                 for record in records:
-                    record["prompt"] = shape_prompt(row.prompt, conversational)
-                    record["completion"] = [{"role": "assistant", "content": record["completion"]}] if conversational else record["completion"]
-                    table.write(record, split)
+                    text = record.pop("completion")
+                    completion = [{"role": "assistant", "content": text}] if conversational else text
+                    table.write({"prompt": prompt, "completion": completion, **record}, split)
                     counts["rows_written"] += 1
-                    counts[f"{split}_rows"] += 1
+                    counts[f"{split}_rows"] += bool(splitter.test_size)
             if table is None:
                 table = Table(out_dir, STEM, self.columns(conversational is True, per_judgment), options["file_format"], splitter)
         except BaseException:
