@@ -16,7 +16,7 @@ from rest_framework.response import Response
 from annotation import selectors, services
 from annotation.errors import Invalid, NotAllowed, NotFound
 from annotation.models import Assignment, Study, StudyMembership
-from annotation.permissions import role_in
+from annotation.permissions import can_create_studies, role_in
 from annotation.serializers import (
     ImportResultSerializer,
     InviteSerializer,
@@ -47,10 +47,6 @@ def study_for(user, slug: str, *, need: str) -> Study:
     if role is not None and need == "own":
         raise NotAllowed("Only the study's owner may do this.")
     raise NotFound(f"No study {slug!r} that you may {need}.")
-
-
-def can_create_studies(user) -> bool:
-    return user.is_staff or user.has_perm("annotation.add_study")
 
 
 def upload_lines(uploaded):
@@ -201,8 +197,8 @@ class SubmitApi(GenericAPIView):
         study = assignment.study
         try:
             following = next_payload(study, request.user)
-        except NotAllowed:  # the study was paused or closed meanwhile: the judgment is stored anyway
-            following = {"unit": None, "progress": selectors.annotator_progress(study, request.user)}
+        except NotAllowed as exc:  # the study was paused or closed meanwhile: the judgment is stored anyway
+            following = {"unit": None, "progress": selectors.annotator_progress(study, request.user), "detail": exc.message}
         body = {
             "annotation": {
                 "id": annotation.id,

@@ -23,3 +23,7 @@ def can_manage(user, study: Study) -> bool:
 
 def can_annotate(user, study: Study) -> bool:
     return role_in(user, study) == "annotator"
+
+
+def can_create_studies(user) -> bool:
+    return user.is_authenticated and (user.is_staff or user.has_perm("annotation.add_study"))

@@ -83,6 +83,7 @@ class ProgressSerializer(serializers.Serializer):
 class NextSerializer(serializers.Serializer):
     unit = UnitSerializer(allow_null=True, help_text="null when nothing is left for you")
     progress = ProgressSerializer()
+    detail = serializers.CharField(required=False, help_text="why no unit comes next (e.g. the study was paused)")
 
 
 class SubmitSerializer(serializers.Serializer):

@@ -3,6 +3,7 @@
 import os
 
 os.environ.setdefault("SECRET_KEY", "test-secret-not-for-production")
+os.environ.setdefault("CACHE_PREFIX", f"tc-test-{os.getpid()}")  # never share cache keys with a dev server
 
 from config.settings import *  # noqa: E402,F401,F403
 

@@ -22,7 +22,7 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_POST
 
 from annotation import selectors, services
-from annotation.api import can_create_studies
+from annotation.permissions import can_create_studies
 from annotation.errors import DomainError, Invalid
 from annotation.models import Study, StudyMembership
 from annotation.permissions import can_annotate, can_manage, role_in

@@ -23,6 +23,8 @@ def _text(value: Any, line: int, field: str, *, allow_number: bool = False) -> s
         raise FormatError(line, field, "must be text")
     if len(value) > MAX_TEXT:
         raise FormatError(line, field, f"longer than {MAX_TEXT} characters")
+    if "\x00" in value:
+        raise FormatError(line, field, "contains a NUL character (\\u0000), which text may not hold")
     return value
 
 
