@@ -1,0 +1,368 @@
+"""Simulated studies for comparing strategies. Pure: numpy, prefstats and the strategy
+objects themselves; no Django.
+
+A `World` has latent Bradley–Terry strengths for K systems, N items whose candidates'
+qualities scatter around their system's strength (per-item noise), candidate lengths and
+automatic-judge scores, and annotators who answer through a Davidson model with position
+bias and optional length bias, some of them flipping answers (reliability eta < 1) or
+answering at random (spammers, eta = 0.5).
+
+`run_pure` drives annotators through a registered strategy with an in-memory pool built
+the way the assignment service builds it (a window of up to 200 eligible units in random
+key order, or fewest-judged first; no unit twice for an annotator, none beyond
+redundancy) and the strategy's own refits every `refit_every` judgments, so the benchmark
+exercises the same strategy code as production, fast. The `simulate` management command
+drives the same `World` through the real services and database instead.
+
+Metrics are computed at checkpoints from an estimate of the system scores: the strategy's
+own model when it has one (active-bt: BT; crowd-bt: Crowd-BT), else the plain BT with ties
+and position that the platform reports.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from itertools import combinations
+from typing import Any
+
+import numpy as np
+
+from elicitation.state import A_WINS, B_WINS, TIE, Judgment, fit_crowd, fit_systems
+from elicitation.strategies import Context, UnitView, get_strategy
+from prefstats.bt import fit_bt
+
+POOL_SIZE = 200  # as elicitation.services.POOL_SIZE
+Z95 = 1.959963984540054
+
+
+@dataclass(frozen=True)
+class WorldConfig:
+    n_systems: int = 10
+    gap: float = 0.2  # logits between adjacent systems (ignored when `gaps` is given)
+    gaps: tuple[float, ...] = ()  # uneven spacing, n_systems - 1 values
+    n_items: int = 200
+    item_sd: float = 0.5  # sd of a candidate's quality around its system's strength
+    n_annotators: int = 20
+    spammer_share: float = 0.15  # answer at random (eta = 0.5)
+    reliability: tuple[float, float] = (0.85, 1.0)  # eta of the others, uniform in this range
+    position_bias: float = 0.3  # logit advantage of the candidate shown first
+    tie_nu: float = 0.3  # Davidson tie parameter (0: no ties)
+    length_bias: float = 0.0  # logit advantage per 100 characters of extra length
+    length_by_system: float = 0.0  # sd (characters) of the systems' mean lengths
+    redundancy: int = 3
+
+    def strengths(self) -> np.ndarray:
+        gaps = np.asarray(self.gaps if self.gaps else [self.gap] * (self.n_systems - 1), dtype=float)
+        s = np.concatenate([[0.0], np.cumsum(gaps)])
+        return s - s.mean()
+
+
+@dataclass(frozen=True, eq=False)
+class World:
+    config: WorldConfig
+    systems: tuple[str, ...]
+    strengths: np.ndarray  # (K,) latent, centred
+    quality: np.ndarray  # (N, K) latent quality of each item's candidate of each system
+    lengths: np.ndarray  # (N, K) characters
+    judges: tuple[tuple[dict[str, float], ...], ...]  # [item][system] -> judge scores
+    eta: np.ndarray  # (A,) reliability of each annotator
+    units: np.ndarray  # (U, 3): item, system a, system b (a < b, the pairwise task's order)
+
+    @property
+    def n_units(self) -> int:
+        return int(self.units.shape[0])
+
+    def candidate_id(self, item: int, system: int) -> int:
+        return item * len(self.systems) + system + 1
+
+
+def make_world(config: WorldConfig, rng: np.random.Generator) -> World:
+    k, n = config.n_systems, config.n_items
+    strengths = config.strengths()
+    quality = strengths[None, :] + config.item_sd * rng.standard_normal((n, k))
+    mean_len = 400 + config.length_by_system * rng.standard_normal(k)
+    lengths = np.maximum(20, np.round(mean_len[None, :] + 80 * rng.standard_normal((n, k)))).astype(int)
+    # Two judges: a metric (quality + noise) and a reward model that also likes length.
+    metric = quality + 0.6 * rng.standard_normal((n, k))
+    rm = 2.0 * quality + 0.8 * (lengths - 400) / 100 + 1.2 * rng.standard_normal((n, k))
+    judges = tuple(
+        tuple({"metric": float(metric[i, s]), "rm/sim": float(rm[i, s])} for s in range(k)) for i in range(n)
+    )
+    spam = rng.random(config.n_annotators) < config.spammer_share
+    eta = np.where(spam, 0.5, rng.uniform(*config.reliability, config.n_annotators))
+    units = np.array([(i, a, b) for i in range(n) for a, b in combinations(range(k), 2)], dtype=np.int64)
+    systems = tuple(f"sys-{s:02d}" for s in range(k))
+    return World(config, systems, strengths, quality, lengths, judges, eta, units)
+
+
+def _davidson(d: np.ndarray, nu: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    h = np.asarray(d, dtype=float) / 2
+    z = np.exp(h) + np.exp(-h) + nu
+    return np.exp(h) / z, np.exp(-h) / z, nu / z
+
+
+def respond(world: World, annotator: int, item: int, a: int, b: int, a_first: bool, rng: np.random.Generator) -> int:
+    """The simulated annotator's outcome, from a's side: 1 a, 2 b, 0 tie."""
+    c = world.config
+    d = world.quality[item, a] - world.quality[item, b]
+    d += c.length_bias * (world.lengths[item, a] - world.lengths[item, b]) / 100
+    d += c.position_bias if a_first else -c.position_bias
+    pa, pb, _ = _davidson(np.array(d), c.tie_nu)
+    u = rng.random()
+    outcome = A_WINS if u < pa else B_WINS if u < pa + pb else TIE
+    if outcome != TIE and rng.random() > world.eta[annotator]:
+        outcome = A_WINS + B_WINS - outcome
+    return outcome
+
+
+def population_truth(world: World, reliable: bool = False) -> tuple[np.ndarray, float]:
+    """What a BT-with-ties-and-position fit converges to with unlimited uniform data from
+    this world: scores and position effect fitted to the exact outcome probabilities
+    averaged over items and annotators (`reliable`: as if every annotator told the truth,
+    the target of Crowd-BT). Item noise and random answers shrink the latent scale; this
+    is the truth the intervals are checked against. The ranking is the latent one."""
+    c = world.config
+    k = c.n_systems
+    eta = np.ones_like(world.eta) if reliable else world.eta
+    rows_i, rows_j, rows_y, rows_x, rows_w = [], [], [], [], []
+    for a, b in combinations(range(k), 2):
+        base = world.quality[:, a] - world.quality[:, b]
+        base = base + c.length_bias * (world.lengths[:, a] - world.lengths[:, b]) / 100
+        for sign in (1.0, -1.0):
+            pa, pb, pt = _davidson(base + sign * c.position_bias, c.tie_nu)
+            ra = (eta[:, None] * pa[None, :] + (1 - eta[:, None]) * pb[None, :]).mean()
+            rb = (eta[:, None] * pb[None, :] + (1 - eta[:, None]) * pa[None, :]).mean()
+            for y, w in ((A_WINS, ra), (B_WINS, rb), (TIE, pt.mean())):
+                rows_i.append(a), rows_j.append(b), rows_y.append(y), rows_x.append(sign), rows_w.append(w)
+    fit = fit_bt(
+        np.array(rows_i), np.array(rows_j), np.array(rows_y), k,
+        weights=np.array(rows_w) * 1e6, covariates=np.array(rows_x)[:, None], alpha=1e-6,
+        ties=c.tie_nu > 0,
+    )
+    return np.asarray(fit.scores), float(fit.coef[0])
+
+
+# --- metrics ---------------------------------------------------------------------------------
+
+
+def kendall_tau(estimate: np.ndarray, truth: np.ndarray) -> float:
+    """Kendall tau-a; the truth has no ties, a tie in the estimate counts 0."""
+    i, j = np.triu_indices(len(truth), 1)
+    return float(np.mean(np.sign(estimate[i] - estimate[j]) * np.sign(truth[i] - truth[j])))
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    n: int  # judgments so far
+    tau: float
+    separated: bool  # every adjacent pair (true order) has a 95% interval of its difference excluding 0, right sign
+    covered: float  # share of systems whose 95% interval holds the population truth
+    position: float  # estimated position effect (logits)
+
+
+def evaluate(block: Mapping[str, Any] | None, world: World, truth: np.ndarray, n: int) -> Checkpoint:
+    k = len(world.systems)
+    if not block:
+        return Checkpoint(n, 0.0, False, 0.0, 0.0)
+    index = {p: m for m, p in enumerate(block["players"])}
+    scores = np.zeros(k)
+    var = np.full(k, np.inf)
+    cov = np.zeros((k, k))
+    seen = np.array([s in index for s in world.systems])
+    pos = [index[s] for s in world.systems if s in index]
+    scores[seen] = np.asarray(block["scores"])[pos]
+    full = np.asarray(block["cov"])
+    cov[np.ix_(seen, seen)] = full[np.ix_(pos, pos)]
+    var[seen] = np.diag(full)[pos]
+    order = np.argsort(world.strengths)
+    lo, hi = order[:-1], order[1:]
+    diff = scores[hi] - scores[lo]
+    sd_diff = np.sqrt(np.maximum(var[hi] + var[lo] - 2 * cov[hi, lo], 0))
+    separated = bool(seen.all() and np.all(diff - Z95 * sd_diff > 0))
+    centred_truth = truth - truth[seen].mean() if seen.any() else truth
+    covered = float(np.mean(np.abs(scores - centred_truth) <= Z95 * np.sqrt(var))) if seen.all() else 0.0
+    return Checkpoint(n, kendall_tau(scores, world.strengths), separated, covered, float(block.get("position", 0.0)))
+
+
+@dataclass
+class Run:
+    strategy: str
+    checkpoints: list[Checkpoint] = field(default_factory=list)
+    propensities: list[float] = field(default_factory=list)
+    judgments: int = 0
+    estimator: str = "bt"
+    truth_position: float = 0.0
+
+    def first(self, test) -> int | None:
+        for c in self.checkpoints:
+            if test(c):
+                return c.n
+        return None
+
+    def held(self, test) -> int | None:
+        """Judgments from which `test` holds at every later checkpoint (None: not at the end)."""
+        start = None
+        for c in self.checkpoints:
+            if test(c):
+                start = c.n if start is None else start
+            else:
+                start = None
+        return start
+
+
+# --- the pure driver ------------------------------------------------------------------------
+
+
+class Pool:
+    """The assignment service's pool, in memory: eligible units (fewer than `redundancy`
+    judgments, never held by this annotator), a window of POOL_SIZE in random-key order
+    from a random start, or fewest-judged first."""
+
+    def __init__(self, world: World, rng: np.random.Generator):
+        self.world = world
+        self.rand = rng.random(world.n_units)
+        self.by_rand = np.argsort(self.rand)
+        self.rand_sorted = self.rand[self.by_rand]
+        self.n_taken = np.zeros(world.n_units, dtype=np.int64)
+        self.held = np.zeros((world.config.n_annotators, world.n_units), dtype=bool)
+        self._views: dict[tuple[int, int], UnitView] = {}
+
+    def eligible(self, annotator: int) -> np.ndarray:
+        return (self.n_taken < self.world.config.redundancy) & ~self.held[annotator]
+
+    def window(self, annotator: int, order: str, rng: np.random.Generator) -> np.ndarray:
+        ok = self.eligible(annotator)
+        if order == "fewest":
+            idx = np.flatnonzero(ok)
+            return idx[np.lexsort((self.rand[idx], self.n_taken[idx]))][:POOL_SIZE]
+        ok_sorted = ok[self.by_rand]
+        start = int(np.searchsorted(self.rand_sorted, rng.random()))
+        after = np.flatnonzero(ok_sorted[start:])[:POOL_SIZE] + start
+        if len(after) < POOL_SIZE:
+            after = np.concatenate([after, np.flatnonzero(ok_sorted[:start])[: POOL_SIZE - len(after)]])
+        return self.by_rand[after]
+
+    def view(self, u: int) -> UnitView:
+        key = (u, int(self.n_taken[u]))
+        v = self._views.get(key)
+        if v is None:
+            w = self.world
+            item, a, b = (int(x) for x in w.units[u])
+            v = UnitView(
+                id=u,
+                item_id=item,
+                candidate_ids=(w.candidate_id(item, a), w.candidate_id(item, b)),
+                systems=(w.systems[a], w.systems[b]),
+                lengths=(int(w.lengths[item, a]), int(w.lengths[item, b])),
+                n_taken=int(self.n_taken[u]),
+                judges=(w.judges[item][a], w.judges[item][b]),
+            )
+            self._views[key] = v
+        return v
+
+    def take(self, annotator: int, u: int) -> None:
+        self.n_taken[u] += 1
+        self.held[annotator, u] = True
+
+
+def judgment_of(world: World, u: int, annotator: int, a_first: bool, outcome: int) -> Judgment:
+    item, a, b = (int(x) for x in world.units[u])
+    return Judgment(
+        item_id=item,
+        a=world.candidate_id(item, a),
+        b=world.candidate_id(item, b),
+        system_a=world.systems[a],
+        system_b=world.systems[b],
+        outcome=outcome,
+        a_first=a_first,
+        annotator_id=annotator,
+        len_a=int(world.lengths[item, a]),
+        len_b=int(world.lengths[item, b]),
+    )
+
+
+def estimator_of(strategy_name: str, params: Mapping[str, Any]) -> str:
+    if strategy_name == "crowd-bt" and params.get("level", "system") == "system":
+        return "crowd"
+    return "bt"
+
+
+def estimate(kind: str, judgments: Sequence[Judgment]) -> dict[str, Any] | None:
+    if kind == "crowd":
+        return fit_crowd(judgments, "system").get("system")
+    return fit_systems(judgments)
+
+
+def run_pure(
+    strategy_name: str,
+    world: World,
+    rng: np.random.Generator,
+    *,
+    params: Mapping[str, Any] | None = None,
+    budget: int = 3000,
+    refit_every: int = 20,
+    checkpoint_every: int = 50,
+) -> Run:
+    """Drive `budget` judgments through a registered strategy; metrics every checkpoint."""
+    strategy = get_strategy(strategy_name)
+    params = strategy.parse_params(dict(params or {}))
+    kind = estimator_of(strategy_name, params)
+    truth, truth_position = population_truth(world, reliable=kind == "crowd")
+    pool = Pool(world, rng)
+    fit_state = getattr(strategy, "fit_state", None)
+    own_model = kind == "crowd" or (strategy_name == "active-bt" and params.get("level") == "system")
+    state: dict[str, Any] = {}
+    judgments: list[Judgment] = []
+    run = Run(strategy_name, estimator=kind, truth_position=truth_position)
+    annotators = np.arange(world.config.n_annotators)
+    for t in range(1, budget + 1):
+        units = np.array([], dtype=np.int64)
+        for annotator in rng.permutation(annotators):
+            units = pool.window(int(annotator), strategy.pool_order, rng)
+            if len(units):
+                break
+        if not len(units):
+            break  # every unit judged `redundancy` times
+        annotator = int(annotator)
+        views = [pool.view(int(u)) for u in units]
+        ctx = Context(annotator_id=annotator, redundancy=world.config.redundancy, params=params, state=state)
+        choice = strategy.choose(ctx, views, rng)
+        u = int(choice.unit_id)
+        if u not in set(units.tolist()) or not 0 < choice.propensity <= 1:
+            raise AssertionError(f"{strategy_name} chose {u} with propensity {choice.propensity}")
+        run.propensities.append(choice.propensity)
+        pool.take(annotator, u)
+        item, a, b = (int(x) for x in world.units[u])
+        a_first = bool(rng.random() < 0.5)  # the service randomises display order
+        judgments.append(judgment_of(world, u, annotator, a_first, respond(world, annotator, item, a, b, a_first, rng)))
+        refit = fit_state is not None and t % refit_every == 0
+        if refit:
+            state = fit_state(judgments, params)
+        if t % checkpoint_every == 0:
+            block = state.get("system") if own_model and refit else estimate(kind, judgments)
+            run.checkpoints.append(evaluate(block, world, truth, t))
+        run.judgments = t
+    return run
+
+
+def summarize(run: Run, threshold: float = 0.9, coverage_from: int = 500) -> dict[str, Any]:
+    late = [c.covered for c in run.checkpoints if c.n >= coverage_from]
+    return {
+        "reach_tau90": run.first(lambda c: c.tau >= threshold),
+        "hold_tau90": run.held(lambda c: c.tau >= threshold),
+        "reach_tau100": run.first(lambda c: c.tau >= 1.0),
+        "hold_tau100": run.held(lambda c: c.tau >= 1.0),
+        "separated": run.first(lambda c: c.separated),
+        "coverage": float(np.mean(late)) if late else math.nan,
+        "final_tau": run.checkpoints[-1].tau if run.checkpoints else math.nan,
+        "position_estimate": run.checkpoints[-1].position if run.checkpoints else math.nan,
+        "position_truth": run.truth_position,
+        "min_propensity": float(min(run.propensities)) if run.propensities else math.nan,
+        "judgments": run.judgments,
+    }
+
+
+def with_overrides(config: WorldConfig, **changes: Any) -> WorldConfig:
+    return replace(config, **changes)
