@@ -5,4 +5,10 @@ BEAT_SCHEDULE = {
         "task": "elicitation.tasks.expire_leases",
         "schedule": 60.0,
     },
+    # Safety net for the refits the next-unit request queues: a study whose cached model
+    # state misses judgments (flushed cache, lost counter) is refitted within 5 minutes.
+    "refit-stale-elicitation-states": {
+        "task": "elicitation.tasks.refit_stale_studies",
+        "schedule": 300.0,
+    },
 }

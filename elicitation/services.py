@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import random
 from datetime import timedelta
+from functools import partial
 
 import numpy as np
 from django.conf import settings
@@ -25,6 +26,7 @@ from django.utils import timezone
 from annotation.errors import NotAllowed
 from annotation.models import Assignment, Candidate, Study, StudyMembership, Unit
 from annotation.task_types import get_task_type
+from elicitation import model_state
 from elicitation.strategies import Context, UnitView, get_strategy
 
 POOL_SIZE = 200
@@ -110,7 +112,15 @@ def assignment_next_for_annotator(*, study: Study, user) -> Assignment | None:
     leases_expire(study=study)
     strategy = get_strategy(study.strategy)
     rng = np.random.default_rng()
-    ctx = Context(annotator_id=user.id, redundancy=study.redundancy, params=study.strategy_params)
+    # Model state comes from the cache only (refits run in the background); unreachable
+    # cache = no state, and the strategy explores.
+    cached = model_state.cached_state(study) if getattr(strategy, "needs_state", False) else None
+    ctx = Context(
+        annotator_id=user.id,
+        redundancy=study.redundancy,
+        params=study.strategy_params,
+        state=cached.state if cached is not None else {},
+    )
     lease = timedelta(seconds=float(study.quality.get("lease_seconds", settings.LEASE_SECONDS)))
     with transaction.atomic():
         if not StudyMembership.objects.select_for_update().filter(study=study, user=user).exists():
@@ -142,6 +152,9 @@ def assignment_next_for_annotator(*, study: Study, user) -> Assignment | None:
                     Unit.objects.filter(pk=unit.id).update(n_taken=F("n_taken") - 1)
                     tried.add(unit.id)
                     continue
+                if cached is not None:
+                    # Count the lease and queue a refit if the state is behind, once committed.
+                    transaction.on_commit(partial(model_state.lease_noted, study.id, cached), robust=True)
                 return Assignment.objects.select_related("study", "unit__item").get(pk=assignment.pk)
             tried.add(choice.unit_id)
     return None

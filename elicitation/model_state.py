@@ -1,0 +1,256 @@
+"""The model state of a study's strategy: refitted in the background, read from the cache.
+
+The next-unit request never fits anything and never waits for the database on this
+account: it reads one cache key, and when the state there is `REFIT_EVERY` units behind
+(or older than `REFIT_AFTER_SECONDS` and behind at all) it queues a refit after its
+transaction commits. The refit task reads the study's judgments, calls the strategy's
+pure `fit_state`, and writes the cache.
+
+Cache keys (Django cache: Redis when REDIS_URL is set, process memory otherwise):
+- `elicitation:state:v1:<study id>`: {"state": ..., "mark": int, "fitted_at": float,
+  "strategy": name, "params": {...}, "n_judgments": int, "n_annotations": int}, where `state` is what the
+  strategy gets as `ctx.state` and `mark` is the lease counter when the refit began;
+- `elicitation:leases:<study id>`: units handed out so far (incremented on each lease);
+- `elicitation:refit-pending:<study id>`: set while a refit is queued, so requests queue
+  at most one.
+
+When the cache cannot be reached (Redis down), reads fail fast, are treated as "no state"
+(the strategy explores: uniform choices) and nothing is queued; the cache is not tried
+again for `CACHE_RETRY_SECONDS` in this process, so each request costs at most one failed
+connection attempt every few seconds.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db.models.functions import Length
+
+from annotation.models import Annotation, Candidate, Study, Unit
+from annotation.task_types import get_task_type
+from elicitation.state import A_WINS, B_WINS, STATE_VERSION, TIE, Judgment
+from elicitation.strategies import get_strategy
+
+log = logging.getLogger(__name__)
+
+REFIT_EVERY = int(getattr(settings, "ELICITATION_REFIT_EVERY", 20))  # units handed out since the last refit
+REFIT_AFTER_SECONDS = float(getattr(settings, "ELICITATION_REFIT_AFTER_SECONDS", 300))
+PENDING_SECONDS = 120  # a queued refit that never ran stops blocking new ones after this
+STATE_TTL = 14 * 24 * 3600
+CACHE_RETRY_SECONDS = 5.0
+CHUNK = 5000
+
+OUTCOMES = {"a": A_WINS, "b": B_WINS, "tie": TIE, "both_bad": TIE}
+
+
+def state_key(study_id: int) -> str:
+    return f"elicitation:state:v{STATE_VERSION}:{study_id}"
+
+
+def leases_key(study_id: int) -> str:
+    return f"elicitation:leases:{study_id}"
+
+
+def pending_key(study_id: int) -> str:
+    return f"elicitation:refit-pending:{study_id}"
+
+
+class _Breaker:
+    """Skip the cache for a few seconds after it failed, in this process."""
+
+    def __init__(self) -> None:
+        self._until = 0.0
+        self._lock = threading.Lock()
+
+    def open(self) -> bool:
+        return time.monotonic() < self._until
+
+    def trip(self) -> None:
+        with self._lock:
+            self._until = time.monotonic() + CACHE_RETRY_SECONDS
+
+    def reset(self) -> None:
+        with self._lock:
+            self._until = 0.0
+
+
+breaker = _Breaker()
+
+
+def _cache_call(fn, *args, **kwargs) -> tuple[bool, Any]:
+    """(reachable, result) of one cache call; any cache error counts as unreachable."""
+    if breaker.open():
+        return False, None
+    try:
+        return True, fn(*args, **kwargs)
+    except Exception as exc:  # noqa: BLE001 - redis errors, timeouts, bad pickles: all mean "no cache"
+        breaker.trip()
+        log.warning("elicitation cache unreachable (%s: %s); serving without model state", type(exc).__name__, exc)
+        return False, None
+
+
+@dataclass(frozen=True)
+class CachedState:
+    """What the next-unit request knows: the strategy's state ({} when none) and enough to
+    decide whether a refit is due."""
+
+    state: Mapping[str, Any] = field(default_factory=dict)
+    reachable: bool = True
+    mark: int = 0
+    fitted_at: float = 0.0
+
+
+def cached_state(study: Study) -> CachedState:
+    """The study's model state from the cache; never touches the database."""
+    ok, entry = _cache_call(cache.get, state_key(study.id))
+    if not ok:
+        return CachedState(reachable=False)
+    if (
+        not isinstance(entry, Mapping)
+        or entry.get("strategy") != study.strategy
+        or entry.get("params") != study.strategy_params
+    ):
+        return CachedState()  # none yet, or fitted for another protocol: explore and refit
+    return CachedState(state=entry["state"], mark=int(entry["mark"]), fitted_at=float(entry["fitted_at"]))
+
+
+def refit_due(cached: CachedState, leases: int, now: float) -> bool:
+    behind = leases - cached.mark
+    return behind >= REFIT_EVERY or (behind > 0 and now - cached.fitted_at >= REFIT_AFTER_SECONDS)
+
+
+def lease_noted(study_id: int, cached: CachedState) -> None:
+    """After a lease commits: count it, and queue a refit when the state is behind.
+    Never raises (it runs after the annotator's transaction; their unit is theirs)."""
+    if not cached.reachable:
+        return
+    ok, _ = _cache_call(cache.add, leases_key(study_id), 0, timeout=None)
+    ok, leases = _cache_call(cache.incr, leases_key(study_id)) if ok else (False, None)
+    if not ok or not refit_due(cached, int(leases), time.time()):
+        return
+    ok, queued = _cache_call(cache.add, pending_key(study_id), 1, timeout=PENDING_SECONDS)
+    if not ok or not queued:
+        return  # a refit is already on its way
+    from elicitation.tasks import refit_study
+
+    try:
+        refit_study.delay(study_id)
+    except Exception:  # noqa: BLE001 - broker down: try again on a later request
+        log.exception("could not queue a refit of study %s", study_id)
+        _cache_call(cache.delete, pending_key(study_id))
+
+
+# --- the refit (runs in a Celery worker) -------------------------------------------------------
+
+
+def study_judgments(study: Study) -> list[Judgment]:
+    """Every current pairwise judgment of the study's regular units, in the form the fits
+    take (a response's overall choice; per-aspect choices are left to analysis)."""
+    task_type = get_task_type(study.task_type)
+    config = task_type.parse_config(study.task_config)
+    rows = (
+        Annotation.objects.filter(study=study, unit__kind=Unit.Kind.REGULAR, superseded_by__isnull=True)
+        .order_by("id")
+        .values_list("item_id", "unit__candidate_ids", "response", "display_order", "annotator_id")
+    )
+    pending: list[tuple[int, Any, list[int], int]] = []
+    wanted: set[int] = set()
+    for item_id, candidate_ids, response, display_order, annotator_id in rows.iterator(chunk_size=2000):
+        for pair in task_type.records(config, candidate_ids, response).pairs:
+            if pair.aspect == "" and pair.outcome in OUTCOMES:
+                pending.append((item_id, pair, display_order, annotator_id))
+                wanted.update((pair.a, pair.b))
+    info = dict(_candidates(wanted))
+    out = []
+    for item_id, pair, display_order, annotator_id in pending:
+        (sys_a, len_a), (sys_b, len_b) = info.get(pair.a, ("", 0)), info.get(pair.b, ("", 0))
+        out.append(
+            Judgment(
+                item_id=item_id,
+                a=pair.a,
+                b=pair.b,
+                system_a=sys_a,
+                system_b=sys_b,
+                outcome=OUTCOMES[pair.outcome],
+                a_first=bool(display_order) and display_order[0] == pair.a,
+                annotator_id=annotator_id,
+                len_a=len_a,
+                len_b=len_b,
+            )
+        )
+    return out
+
+
+def _candidates(ids: set[int]) -> Iterator[tuple[int, tuple[str, int]]]:
+    ordered = sorted(ids)
+    for start in range(0, len(ordered), CHUNK):
+        chunk = ordered[start : start + CHUNK]
+        for cid, system, length in (
+            Candidate.objects.filter(id__in=chunk).annotate(length=Length("text")).values_list("id", "system", "length")
+        ):
+            yield cid, (system, length or 0)
+
+
+def study_state_refit(*, study_id: int) -> dict[str, Any] | None:
+    """Refit the study's strategy state from its judgments and cache it. Returns the cache
+    entry (None when the study is gone or its strategy keeps no state)."""
+    study = Study.objects.filter(pk=study_id).first()
+    try:
+        if study is None:
+            return None
+        strategy = get_strategy(study.strategy)
+        fit_state = getattr(strategy, "fit_state", None)
+        if fit_state is None or not getattr(strategy, "needs_state", False):
+            return None
+        _, mark = _cache_call(cache.get, leases_key(study_id), 0)  # before reading: later leases count as behind
+        params = strategy.parse_params(study.strategy_params)
+        n_annotations = Annotation.objects.filter(study=study, superseded_by__isnull=True).count()
+        judgments = study_judgments(study)
+        entry = {
+            "state": fit_state(judgments, params),
+            "mark": int(mark or 0),
+            "fitted_at": time.time(),
+            "strategy": study.strategy,
+            "params": study.strategy_params,
+            "n_judgments": len(judgments),
+            "n_annotations": n_annotations,
+        }
+        ok, _ = _cache_call(cache.set, state_key(study_id), entry, timeout=STATE_TTL)
+        if not ok:
+            raise ConnectionError(f"could not write the model state of study {study_id} to the cache")
+        return entry
+    finally:
+        _cache_call(cache.delete, pending_key(study_id))
+
+
+def stale_studies_refit() -> int:
+    """Refit every live study whose cached state misses judgments (the periodic safety
+    net: a lost counter or a flushed cache cannot leave a study unfitted for long)."""
+    refitted = 0
+    for study in Study.objects.filter(status=Study.Status.LIVE):
+        try:
+            strategy = get_strategy(study.strategy)
+        except KeyError:
+            continue
+        if not getattr(strategy, "needs_state", False) or not hasattr(strategy, "fit_state"):
+            continue
+        ok, entry = _cache_call(cache.get, state_key(study.id))
+        if not ok:
+            break
+        done = Annotation.objects.filter(study=study, superseded_by__isnull=True).count()
+        if (
+            not isinstance(entry, Mapping)
+            or entry.get("n_annotations", -1) < done
+            or entry.get("strategy") != study.strategy
+            or entry.get("params") != study.strategy_params
+        ):
+            study_state_refit(study_id=study.id)
+            refitted += 1
+    return refitted
