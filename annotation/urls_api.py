@@ -2,7 +2,7 @@ from django.urls import path
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.throttling import AnonRateThrottle
 
-from annotation import api
+from annotation import api, api_report
 from exports import api as exports_api
 
 
@@ -22,6 +22,7 @@ urlpatterns = [
     path("studies/<slug:slug>/", api.StudyDetailApi.as_view(), name="api-study"),
     path("studies/<slug:slug>/items/", api.ItemUploadApi.as_view(), name="api-study-items"),
     path("studies/<slug:slug>/progress/", api.StudyProgressApi.as_view(), name="api-study-progress"),
+    path("studies/<slug:slug>/report/", api_report.StudyReportApi.as_view(), name="api-study-report"),
     path("studies/<slug:slug>/invite/", api.StudyInviteApi.as_view(), name="api-study-invite"),
     path("studies/<slug:slug>/researchers/", api.StudyResearchersApi.as_view(), name="api-study-researchers"),
     path("studies/<slug:slug>/next/", api.NextUnitApi.as_view(), name="api-next"),

@@ -25,6 +25,7 @@ EXPECTED = {
     "api-study": ("get", MANAGERS),
     "api-study-items": ("post", MANAGERS),
     "api-study-progress": ("get", MANAGERS),
+    "api-study-report": ("get", MANAGERS),
     "api-study-invite": ("get", MANAGERS),
     "api-study-researchers": ("post", {"owner"}),
     "api-next": ("post", {"annotator"}),
