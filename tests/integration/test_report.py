@@ -233,8 +233,7 @@ def likert_voter(rng):
 
 def mqm_voter(rng):
     def respond(user, shown, turn):
-        (cid, system), = shown
-        text = Candidate.objects.get(id=cid).text
+        ((_cid, system),) = shown
         if system == "sys-a" and rng.random() < 0.8:
             return {"errors": [], "no_error": True}
         severity = "major" if system == "sys-c" else "minor"
@@ -246,7 +245,7 @@ def mqm_voter(rng):
 
 def rubric_voter(rng):
     def respond(user, shown, turn):
-        (cid, system), = shown
+        ((_cid, system),) = shown
         q = QUALITY[system]
         return {"criteria": {"correct": {"value": ["no", "partial", "yes"][int(q)]},
                              "clear": {"value": int(np.clip(q * 2 + rng.integers(-1, 2), 0, 4))}}}
