@@ -14,14 +14,14 @@ from typing import Any
 from exports.formats.base import ExportSummary, FileSchema
 
 COUNT_MEANINGS = {
-    "qc_excluded_annotator_judgments": "left out, their annotator being excluded by quality control "
+    "qc_excluded_annotator_judgments": "left out: quality control excluded their annotator "
     "(pass rate on checks under quality.min_pass_rate; option include_excluded_annotators)",
-    "excluded_annotator_judgments": "left out, their annotator being named in option exclude_annotators",
+    "excluded_annotator_judgments": "left out: their annotator is named in option exclude_annotators",
     "speeder_judgments": "left out as faster than quality.min_seconds_per_unit (option exclude_speeders)",
     "qc_judgments": "judgments of gold and attention-check units, left out (option include_qc_units)",
-    "ties": "tie judgments: counted, never made into pairs",
-    "both_bad": '"both bad" judgments: counted, never made into pairs',
-    "no_majority": "units (pairs) whose votes gave no winner",
+    "ties": "counted, never made into pairs",
+    "both_bad": "counted, never made into pairs",
+    "no_majority": "pairs whose votes (or scores) gave no winner",
     "below_min_agreement": "pairs left out for agreement under option min_agreement",
 }
 
@@ -88,7 +88,7 @@ def render_card(spec: Mapping[str, Any], format_name: str, summary: ExportSummar
     lines += ["", "## Counts", ""]
     for key, value in sorted(summary.counts.items()):
         meaning = COUNT_MEANINGS.get(key)
-        lines.append(f"- {key.replace('_', ' ')}: {value}" + (f": {meaning}" if meaning else ""))
+        lines.append(f"- {key.replace('_', ' ')}: {value}" + (f" ({meaning})" if meaning else ""))
     if stats:
         lines += ["", "## Agreement and bias", "", "Over the judgments exported (after the exclusions above).", ""]
         lines += [f"- {key}: {value}" for key, value in stats.items()]

@@ -48,6 +48,11 @@ def run_exporter(exporter: Exporter, rows: Iterable[AnnotationRow], out_dir: Pat
         pass
     for key in DROPPED:
         summary.counts[key] = dropped[key]
+    splits = {schema.split for schema in summary.files}
+    if len(splits) > 1:
+        for schema in summary.files:
+            if schema.rows is not None:
+                summary.counts[f"{schema.split}_rows"] = summary.counts.get(f"{schema.split}_rows", 0) + schema.rows
     summary.counts["annotators"] = len(stats.annotators)
     for key, value in (("judgments", stats.judgments), ("units", stats.units), ("items", stats.items)):
         summary.counts.setdefault(key, value)

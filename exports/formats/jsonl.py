@@ -17,3 +17,14 @@ def open_jsonl(path: Path) -> TextIO:
 def write_line(handle: TextIO, record: dict[str, Any]) -> None:
     handle.write(_encode(record))
     handle.write("\n")
+
+
+def fragment(record: dict[str, Any]) -> str:
+    """The members of a JSON object, without its braces: encode once what many lines share."""
+    return _encode(record)[1:-1]
+
+
+def write_fragments(handle: TextIO, shared: str, record: dict[str, Any]) -> None:
+    """One line: the members in `shared` (from fragment()), then those of `record`."""
+    tail = _encode(record)
+    handle.write("{" + shared + ("," + tail[1:] if len(tail) > 2 else "}") + "\n")

@@ -93,7 +93,6 @@ class PairwiseJudgments(Exporter):
                         split,
                     )
                     counts["rows_written"] += 1
-                    counts[f"{split}_rows"] += bool(splitter.test_size)
                     if pair.outcome in ("tie", "both_bad"):
                         counts["ties" if pair.outcome == "tie" else "both_bad"] += 1
         except BaseException:

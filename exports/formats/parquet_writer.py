@@ -32,10 +32,10 @@ BYTES_PER_GROUP = 32 << 20
 
 
 def _size(value: Any) -> int:
-    if isinstance(value, str):
+    if value.__class__ is str:
         return len(value)
-    if isinstance(value, list):
-        return sum(len(m.get("content", "")) if isinstance(m, dict) else 8 for m in value)
+    if value.__class__ is list:
+        return sum(len(m["content"]) if m.__class__ is dict and "content" in m else 16 for m in value)
     return 8
 
 
@@ -56,6 +56,7 @@ class ParquetSink:
 
     def _reset(self) -> None:
         self.buffers: dict[str, list] = {n: [] for n in self.names}
+        self.appenders = [(n, self.buffers[n].append) for n in self.names]
         self.buffered = 0
         self.buffered_bytes = 0
 
@@ -63,12 +64,16 @@ class ParquetSink:
         for name in self.json_columns:
             value = record.get(name)
             record = {**record, name: None if value is None else json.dumps(value, ensure_ascii=False, sort_keys=True)}
-        buffers = self.buffers
-        for name in self.names:
-            buffers[name].append(record.get(name))
+        get = record.get
+        for name, buffer in self.appenders:
+            buffer(get(name))
         self.buffered += 1
         self.rows += 1
-        self.buffered_bytes += sum(_size(record.get(n)) for n in self.sized)
+        size = 0
+        for name in self.sized:
+            value = get(name)
+            size += len(value) if value.__class__ is str else _size(value)
+        self.buffered_bytes += size
         if self.buffered >= self.rows_per_group or self.buffered_bytes >= self.bytes_per_group:
             self.flush()
 

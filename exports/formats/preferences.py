@@ -61,10 +61,11 @@ class Pair:
         return self.votes_chosen + self.votes_rejected + self.votes_tie + self.votes_both_bad
 
 
-def _pair(row, won, lost, outcome, votes: Counter, margin, per_judgment) -> Pair:
+def _pair(row, won, lost, outcome, votes: Counter, margin, per_judgment, by_id=None) -> Pair:
     other = "b" if outcome == "a" else "a"
-    total = sum(votes.values())
-    return Pair(row, row.candidate(won), row.candidate(lost), votes[outcome], votes[other], votes["tie"], votes["both_bad"],
+    total = votes["a"] + votes["b"] + votes["tie"] + votes["both_bad"]
+    chosen, rejected = (by_id[won], by_id[lost]) if by_id is not None else (row.candidate(won), row.candidate(lost))
+    return Pair(row, chosen, rejected, votes[outcome], votes[other], votes["tie"], votes["both_bad"],
                 round(votes[outcome] / total, 6) if total else None, margin, per_judgment)
 
 
@@ -85,13 +86,11 @@ def _judged(unit_rows: list[AnnotationRow]):
 
 
 def _majority(judged, votes: Counter, ties: str) -> str | None:
+    a, b = votes["a"], votes["b"]
     if ties == "ignore":
-        return "a" if votes["a"] > votes["b"] else "b" if votes["b"] > votes["a"] else None
-    ranked = votes.most_common()
-    top, top_votes = ranked[0]
-    if top not in ("a", "b") or (len(ranked) > 1 and ranked[1][1] == top_votes):
-        return None
-    return top
+        return "a" if a > b else "b" if b > a else None
+    others = max(votes["tie"], votes["both_bad"])
+    return "a" if a > b and a > others else "b" if b > a and b > others else None
 
 
 def _bt_scores(units: list[list[tuple[AnnotationRow, Any]]], ties: str) -> dict[int, float]:
@@ -134,16 +133,19 @@ def preference_pairs(rows: Iterable[AnnotationRow], options: Mapping[str, Any], 
             unit_rows = list(unit_rows)  # one unit's judgments: bounded by its redundancy
             judged = _judged(unit_rows)
             counts["units"] += 1
-            votes = Counter(pair.outcome for _, pair in judged)
+            votes = Counter(a=0, b=0, tie=0, both_bad=0)
+            for _, pair in judged:
+                votes[pair.outcome] += 1
             counts["judgments"] += len(judged)
             counts["decisive"] += votes["a"] + votes["b"]
             counts["ties"] += votes["tie"]
             counts["both_bad"] += votes["both_bad"]
             if aggregate == "none":
+                by_id = {c.id: c for c in unit_rows[0].candidates}  # the unit's rows share them
                 for row, pair in judged:
                     if pair.outcome in ("a", "b"):
                         won, lost = (pair.a, pair.b) if pair.outcome == "a" else (pair.b, pair.a)
-                        candidate = _pair(row, won, lost, pair.outcome, votes, pair.strength, True)
+                        candidate = _pair(row, won, lost, pair.outcome, votes, pair.strength, True, by_id)
                         if kept(candidate):
                             yield candidate
             elif aggregate == "majority":

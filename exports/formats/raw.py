@@ -7,12 +7,11 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from exports.formats.base import COMMON_OPTIONS, AnnotationRow, ExportContext, Exporter, ExportSummary, FileSchema
-from exports.formats.jsonl import open_jsonl, write_line
+from exports.formats.jsonl import fragment, open_jsonl, write_fragments
 from exports.formats.registry import register_exporter
 
 FILE = "raw.jsonl"
 COLUMNS = {
-    "annotation_id": "the judgment's id",
     "unit_id": "the unit (item + candidates shown) judged",
     "item_id": "the item's id",
     "prompt": "text or chat messages",
@@ -21,6 +20,7 @@ COLUMNS = {
     "seg_id": "segment id",
     "meta": "the item's free-form metadata",
     "candidates": "the unit's candidates: id, system, text, judges (automatic scores)",
+    "annotation_id": "the judgment's id",
     "display_order": "candidate ids as shown, left to right",
     "annotator": "pseudonymous annotator id",
     "response": "the response as stored (validated by the task type)",
@@ -46,15 +46,12 @@ class Raw(Exporter):
     def write(self, rows: Iterable[AnnotationRow], out_dir: Path, ctx: ExportContext) -> ExportSummary:
         self.parse_options(ctx.options)
         counts = Counter(judgments=0)
-        candidates_of: tuple = (None, None)  # rows of one unit share their candidates: convert once
+        unit_key, shared, shared_candidates = None, "", None  # the rows of a unit share its item and candidates: encode them once
         with open_jsonl(out_dir / FILE) as out:
             for row in rows:
-                if candidates_of[0] is not row.candidates:
-                    candidates_of = (row.candidates, [{"id": c.id, "system": c.system, "text": c.text, "judges": dict(c.judges)} for c in row.candidates])
-                write_line(
-                    out,
-                    {
-                        "annotation_id": row.annotation_id,
+                if row.unit_id != unit_key or row.candidates is not shared_candidates:
+                    unit_key, shared_candidates = row.unit_id, row.candidates
+                    shared = fragment({
                         "unit_id": row.unit_id,
                         "item_id": row.item_id,
                         "prompt": row.prompt,
@@ -62,7 +59,13 @@ class Raw(Exporter):
                         "doc_id": row.doc_id,
                         "seg_id": row.seg_id,
                         "meta": row.meta,
-                        "candidates": candidates_of[1],
+                        "candidates": [{"id": c.id, "system": c.system, "text": c.text, "judges": dict(c.judges)} for c in row.candidates],
+                    })
+                write_fragments(
+                    out,
+                    shared,
+                    {
+                        "annotation_id": row.annotation_id,
                         "display_order": list(row.display_order),
                         "annotator": row.annotator,
                         "response": row.response,

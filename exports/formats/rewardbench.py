@@ -82,7 +82,6 @@ class RewardBench(Exporter):
                     split,
                 )
                 counts["pairs_written"] += 1
-                counts[f"{split}_rows"] += bool(splitter.test_size)
         except BaseException:
             table.abort()
             raise

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from exports.formats.base import FileSchema, FormatError
-from exports.formats.jsonl import open_jsonl, write_line
+from exports.formats.jsonl import open_jsonl, write_fragments, write_line
 from exports.formats.splits import Splitter
 
 FILE_FORMATS = ("jsonl", "parquet")
@@ -26,6 +26,10 @@ class _JsonlSink:
 
     def write(self, record: Mapping[str, Any]) -> None:
         write_line(self.handle, record)
+        self.rows += 1
+
+    def write_fragments(self, shared: str, record: Mapping[str, Any]) -> None:
+        write_fragments(self.handle, shared, record)
         self.rows += 1
 
     def close(self) -> None:
@@ -61,6 +65,10 @@ class Table:
 
     def write(self, record: Mapping[str, Any], split: str = "train") -> None:
         self.sinks[split].write(record)
+
+    def write_fragments(self, shared: str, record: Mapping[str, Any], split: str = "train") -> None:
+        """JSONL only: a line whose first members are already encoded (see jsonl.fragment)."""
+        self.sinks[split].write_fragments(shared, record)
 
     def close(self) -> list[FileSchema]:
         for sink in self.sinks.values():

@@ -94,40 +94,51 @@ class StreamStats:
     def observe_unit(self, rows: list[AnnotationRow]) -> None:
         self.units += 1
         self.judgments += len(rows)
-        if rows[0].item_id != self._last_item:
+        first = rows[0]
+        if first.item_id != self._last_item:
             self.items += 1
-            self._last_item = rows[0].item_id
-        outcomes: Counter = Counter()
-        scored: dict[tuple[int, str], list[float]] = defaultdict(list)
+            self._last_item = first.item_id
+        outcomes: dict[str, int] = {}
+        scored: dict[tuple[int, str], list[float]] | None = None
+        lengths: dict[int, int] | None = None
+        annotators = self.annotators
         for row in rows:
-            self.annotators.add(row.annotator)
-            for pair in row.records.pairs:
+            annotators.add(row.annotator)
+            records = row.records
+            for pair in records.pairs:
                 if pair.aspect:
                     continue
-                outcomes[pair.outcome] += 1
-                if pair.outcome in ("a", "b"):
-                    winner = pair.a if pair.outcome == "a" else pair.b
+                outcome = pair.outcome
+                outcomes[outcome] = outcomes.get(outcome, 0) + 1
+                if outcome == "a" or outcome == "b":
+                    winner = pair.a if outcome == "a" else pair.b
                     if row.display_order:
                         self.decisive += 1
-                        self.first_won += winner == row.display_order[0]
-                    try:
-                        len_a, len_b = len(row.candidate(pair.a).text), len(row.candidate(pair.b).text)
-                    except KeyError:
-                        continue
-                    if len_a != len_b:
+                        if winner == row.display_order[0]:
+                            self.first_won += 1
+                    if lengths is None:  # the rows of a unit share its candidates
+                        lengths = {c.id: len(c.text) for c in row.candidates}
+                    len_a, len_b = lengths.get(pair.a), lengths.get(pair.b)
+                    if len_a is not None and len_b is not None and len_a != len_b:
                         self.length_decisive += 1
-                        self.longer_won += (len_a > len_b) == (winner == pair.a)
-            for score in row.records.scores:
-                scored[(score.candidate_id, score.aspect)].append(score.score)
+                        if (len_a > len_b) == (winner == pair.a):
+                            self.longer_won += 1
+            if records.scores:
+                if scored is None:
+                    scored = defaultdict(list)
+                for score in records.scores:
+                    scored[(score.candidate_id, score.aspect)].append(score.score)
         m = sum(outcomes.values())
         if m >= 2:
-            self.agree_pairs += sum(k * (k - 1) // 2 for k in outcomes.values())
             self.all_pairs += m * (m - 1) // 2
+            coincidence = self.coincidence
             for c, n_c in outcomes.items():
+                self.agree_pairs += n_c * (n_c - 1) // 2
                 for k, n_k in outcomes.items():
-                    self.coincidence[(c, k)] += (n_c * (n_c - 1) if c == k else n_c * n_k) / (m - 1)
-        for (_, aspect), values in scored.items():
-            self.scores[aspect].add(values)
+                    coincidence[(c, k)] += (n_c * (n_c - 1) if c == k else n_c * n_k) / (m - 1)
+        if scored:
+            for (_, aspect), values in scored.items():
+                self.scores[aspect].add(values)
 
     def figures(self) -> dict[str, str]:
         """Human-readable figures for the card (only those the data allow)."""

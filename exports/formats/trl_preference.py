@@ -34,6 +34,7 @@ from exports.formats.preferences import (
     shape_completion,
     shape_prompt,
 )
+from exports.formats.jsonl import fragment
 from exports.formats.registry import register_exporter
 from exports.formats.sinks import Table, parse_file_format
 from exports.formats.splits import SPLIT_OPTIONS, parse_split_options, splitter_from
@@ -130,6 +131,8 @@ class TrlPreference(Exporter):
         with_scale = bool(ctx.spec.get("task_config", {}).get("strength_scale"))
         per_judgment = options["aggregate"] == "none" and not is_derived(ctx.spec)
         table = None
+        jsonl = options["file_format"] == "jsonl"
+        shared_key, shared = None, ""  # a unit's judgments often repeat one pair: encode its texts once
         try:
             for pair in pairs_for_study(rows, ctx, options, counts):
                 row = pair.row
@@ -139,9 +142,15 @@ class TrlPreference(Exporter):
                     table = Table(out_dir, STEM, columns_for(options, conversational, per_judgment), options["file_format"], splitter)
                 record = self.record(pair, conversational, implicit, options["separator"], with_scale)
                 split = splitter.split_of(row.prompt)
-                table.write(record, split)
+                if jsonl:
+                    key = (row.unit_id, pair.chosen.id)
+                    texts = {k: record.pop(k) for k in ("prompt", "chosen", "rejected") if k in record}
+                    if key != shared_key:
+                        shared_key, shared = key, fragment(texts)
+                    table.write_fragments(shared, record, split)
+                else:
+                    table.write(record, split)
                 counts["pairs_written"] += 1
-                counts[f"{split}_rows"] += bool(splitter.test_size)
             if table is None:
                 table = Table(out_dir, STEM, columns_for(options, conversational is True, per_judgment), options["file_format"], splitter)
         except BaseException:
@@ -183,9 +192,10 @@ class TrlPreference(Exporter):
             agreement=pair.agreement,
         )
         if pair.per_judgment:
+            shown = {chosen.id: chosen.system, rejected.id: rejected.system}
             record.update(
                 annotator=row.annotator,
-                display_order=[row.candidate(c).system for c in row.display_order],
+                display_order=[shown[c] if c in shown else row.candidate(c).system for c in row.display_order],
                 strategy=row.strategy,
                 propensity=row.propensity,
             )

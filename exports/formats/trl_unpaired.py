@@ -83,7 +83,6 @@ class TrlUnpaired(Exporter):
                     completion = [{"role": "assistant", "content": text}] if conversational else text
                     table.write({"prompt": prompt, "completion": completion, **record}, split)
                     counts["rows_written"] += 1
-                    counts[f"{split}_rows"] += bool(splitter.test_size)
             if table is None:
                 table = Table(out_dir, STEM, self.columns(conversational is True, per_judgment), options["file_format"], splitter)
         except BaseException:

@@ -102,7 +102,7 @@ def chat_study() -> PairStudy:
 CASES = {
     "trl-preference/default": (golden_study, "trl-preference", {}),
     "trl-preference/majority-implicit-parquet": (golden_study, "trl-preference", {"aggregate": "majority", "prompt": "implicit", "file_format": "parquet"}),
-    "trl-preference/bt-split": (golden_study, "trl-preference", {"aggregate": "bt", "test_size": 0.5, "seed": 3}),
+    "trl-preference/bt-split": (golden_study, "trl-preference", {"aggregate": "bt", "test_size": 0.5, "seed": 8}),
     "trl-preference/chat-majority": (chat_study, "trl-preference", {"aggregate": "majority", "ties": "ignore"}),
     "trl-preference/chat-implicit-parquet": (chat_study, "trl-preference", {"prompt": "implicit", "file_format": "parquet"}),
     "trl-unpaired/default": (golden_study, "trl-unpaired", {}),
