@@ -25,3 +25,11 @@ lint: install
 	$(BIN)/ruff check .
 
 .PHONY: install demo test lint
+
+# `make bench`: the load benchmark (gunicorn, PostgreSQL, Redis, a Celery worker; results in
+# bench/results/), then the export benchmark. Needs the servers of .ci/run.
+bench: install
+	$(BIN)/python bench/bench_load.py $(BENCH_ARGS)
+	$(BIN)/python bench/bench_export.py
+
+.PHONY: bench

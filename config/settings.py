@@ -6,6 +6,7 @@ both, plus SECRET_KEY, and refuses to start with a default secret or with DEBUG 
 """
 
 import os
+import re
 from pathlib import Path
 
 import dj_database_url
@@ -31,18 +32,45 @@ def env_list(name: str, default: str) -> list[str]:
     return [part.strip() for part in os.environ.get(name, default).split(",") if part.strip()]
 
 
+LOCAL_HOSTS = {"localhost", "127.0.0.1", "[::1]", "::1", "testserver"}
+# Keys that appear in docs, tutorials and generators: anyone may know them.
+KNOWN_SECRETS = {"changeme", "change-me", "change_me", "secret", "secret-key", "secret_key", "your-secret-key",
+                 "insecure", "django-insecure", "development", "dev", "test", "password", "xxx", "..."}
+
+
+def secret_key_problem(key: str) -> str | None:
+    """Why this SECRET_KEY must not sign production sessions, or None."""
+    if not key:
+        return "SECRET_KEY is not set. Set it in the environment (DEBUG=1 allows a development key)."
+    lowered = key.strip().lower()
+    if lowered.startswith("dev-only") or lowered.startswith("django-insecure"):
+        return "Refusing to run with a development SECRET_KEY while DEBUG is off."
+    if lowered in KNOWN_SECRETS:
+        return f"Refusing to run with the well-known placeholder SECRET_KEY {key!r}."
+    if len(key) < 16 or len(set(key)) < 5:
+        return ("SECRET_KEY is too weak (fewer than 16 characters or 5 distinct ones); generate one with "
+                "python -c 'import secrets; print(secrets.token_urlsafe(50))'.")
+    return None
+
+
+def debug_problem(debug: bool, hosts: list[str]) -> str | None:
+    """DEBUG is for a laptop: its error pages show settings and code to whoever triggers them."""
+    public = sorted(h for h in hosts if h not in LOCAL_HOSTS)
+    if debug and public:
+        return f"Refusing to run with DEBUG on while serving {', '.join(public)}: set DEBUG=0 in production."
+    return None
+
+
 DEBUG = env_bool("DEBUG", False)
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
-if not SECRET_KEY:
-    if not DEBUG:
-        raise ImproperlyConfigured(
-            "SECRET_KEY is not set. Set it in the environment (DEBUG=1 allows a development key)."
-        )
+if not SECRET_KEY and DEBUG:
     SECRET_KEY = "dev-only-insecure-key"  # noqa: S105 - only ever used with DEBUG on
-if not DEBUG and SECRET_KEY.startswith("dev-only"):
-    raise ImproperlyConfigured("Refusing to run with the development SECRET_KEY while DEBUG is off.")
+if not DEBUG and (problem := secret_key_problem(SECRET_KEY)):
+    raise ImproperlyConfigured(problem)
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver")
+if problem := debug_problem(DEBUG, ALLOWED_HOSTS):
+    raise ImproperlyConfigured(problem)
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
 SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 
@@ -64,6 +92,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "config.middleware.RequestSizeLimitMiddleware",
+    "config.middleware.DatabaseUnavailableMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -107,7 +137,7 @@ REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "config.cache.FailOpenRedisCache",  # Redis down: serve from the database alone
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": os.environ.get("CACHE_PREFIX", "tc"),
             "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
@@ -154,6 +184,14 @@ MAX_IMPORT_ROWS = int(os.environ.get("MAX_IMPORT_ROWS", "2000000"))
 # How long an annotator holds a unit before it returns to the pool.
 LEASE_SECONDS = int(os.environ.get("LEASE_SECONDS", "900"))
 
+# Sign-in (page and API token) and join attempts per client address (and per username for
+# sign-ins); NUM_PROXIES = trusted proxies in front, whose X-Forwarded-For names the client.
+LOGIN_RATE = os.environ.get("LOGIN_RATE", "20/min")
+JOIN_RATE = os.environ.get("JOIN_RATE", "30/min")
+for _name, _rate in (("LOGIN_RATE", LOGIN_RATE), ("JOIN_RATE", JOIN_RATE)):
+    if not re.fullmatch(r"[0-9]+/(s|sec|second|m|min|minute|h|hour|d|day)", _rate):
+        raise ImproperlyConfigured(f"{_name}={_rate!r}: expected N/s, N/min, N/hour or N/day (e.g. 20/min)")
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
@@ -161,7 +199,8 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_THROTTLE_RATES": {"login": os.environ.get("LOGIN_RATE", "20/min")},
+    "DEFAULT_THROTTLE_RATES": {"login": LOGIN_RATE},
+    "NUM_PROXIES": int(os.environ["NUM_PROXIES"]) if os.environ.get("NUM_PROXIES") else None,
     "EXCEPTION_HANDLER": "annotation.api_errors.exception_handler",
 }
 SPECTACULAR_SETTINGS = {

@@ -4,6 +4,9 @@ import os
 
 os.environ.setdefault("SECRET_KEY", "test-secret-not-for-production")
 os.environ.setdefault("CACHE_PREFIX", f"tc-test-{os.getpid()}")  # never share cache keys with a dev server
+# Many sign-ins from 127.0.0.1 within a minute; the rate-limit tests set their own rates.
+os.environ.setdefault("LOGIN_RATE", "10000/min")
+os.environ.setdefault("JOIN_RATE", "10000/min")
 
 from config.settings import *  # noqa: E402,F401,F403
 

@@ -21,7 +21,7 @@ from django.urls import reverse
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_POST
 
-from annotation import selectors, services
+from annotation import ratelimit, selectors, services
 from annotation.permissions import can_create_studies
 from annotation.errors import DomainError, Invalid
 from annotation.models import Study, StudyMembership
@@ -56,7 +56,25 @@ def csp(view):
     return wrapped
 
 
-sign_in = csp(LoginView.as_view(template_name="frontend/login.html", redirect_authenticated_user=True))
+_login = LoginView.as_view(template_name="frontend/login.html", redirect_authenticated_user=True)
+
+
+def _too_many(verdict: ratelimit.Verdict) -> str:
+    return f"Too many attempts from here; try again in {verdict.retry_after} seconds."
+
+
+@csp
+def sign_in(request, *args, **kwargs):
+    """The sign-in page; its POSTs are rate-limited per address and per username."""
+    if request.method == "POST":
+        verdict = ratelimit.check(request, "login", settings.LOGIN_RATE, username=request.POST.get("username", ""))
+        if not verdict.allowed:
+            form = AuthenticationForm(request)
+            form.add_error(None, _too_many(verdict))
+            response = render(request, "frontend/login.html", {"form": form, "next": request.POST.get("next", "")}, status=429)
+            response.headers["Retry-After"] = str(verdict.retry_after)
+            return response
+    return _login(request, *args, **kwargs)
 
 
 # Instructions are Markdown written by researchers; annotators see them as HTML, so they
@@ -318,8 +336,14 @@ def join(request, token: str):
     signup_form = SignUpForm(prefix="signup")
     signin_form = AuthenticationForm(request, prefix="signin")
     error, status = "", 200
+    limited = None
+    if request.method == "POST":  # sign-ups, sign-ins and joins: rate-limited per address
+        username = request.POST.get("signin-username", "") if request.POST.get("action") == "signin" else ""
+        limited = ratelimit.check(request, "join", settings.JOIN_RATE, username=username)
     if study.status == Study.Status.CLOSED:
         error, status = "This study is closed: it takes no new annotators.", 403
+    elif limited is not None and not limited.allowed:
+        error, status = _too_many(limited), 429
     elif request.method == "POST":
         action = request.POST.get("action")
         if action == "signup" and not user.is_authenticated:
@@ -351,7 +375,10 @@ def join(request, token: str):
         "signin_form": signin_form,
         "manages": user.is_authenticated and can_manage(user, study),
     }
-    return render(request, "frontend/join.html", context, status=status)
+    response = render(request, "frontend/join.html", context, status=status)
+    if status == 429:
+        response.headers["Retry-After"] = str(limited.retry_after)
+    return response
 
 
 # --- annotator app ------------------------------------------------------------------------
