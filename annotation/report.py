@@ -39,7 +39,7 @@ LEVEL = 0.95
 UNWEIGHTED_STRATEGIES = frozenset({"uniform", "balanced", "import"})
 MIN_KAPPA_OVERLAP = 20  # shared units before a pair of annotators gets a Cohen's kappa
 FULL_BOOT = 200
-FULL_BOOT_UP_TO = 20_000  # comparisons; above this the bootstrap shrinks (to at least 50)
+FULL_BOOT_UP_TO = 5_000  # judgments; above this the bootstrap shrinks in proportion (to at least 50)
 KIND = {Unit.Kind.REGULAR: 0, Unit.Kind.GOLD: 1, Unit.Kind.ATTENTION: 2}
 PAIR_CODE = {"tie": 0, "both_bad": 0, "a": 1, "b": 2}  # prefstats outcome codes, from a's side
 
@@ -754,12 +754,8 @@ def _bt_block(ctx: _Ctx, i, j, y, w, rng, source: str) -> tuple[dict[str, Any], 
     k = codes.size
     w = w / w.mean() if w.size and w.mean() > 0 else w
     fit = ps.fit_bt(ii, jj, y, k, w)
-    if ctx.n_boot > 0:
-        boot = ps.bootstrap_bt(ii, jj, y, k, rng, n_boot=ctx.n_boot, level=LEVEL, weights=w)
-        low, high, samples = boot.low, boot.high, boot.samples
-    else:
-        low = high = np.full(k, np.nan)
-        samples = np.zeros((0, k))
+    boot = me.bootstrap_bt_cells(ii, jj, y, k, rng, n_boot=ctx.n_boot, level=LEVEL, weights=w)
+    low, high, samples = boot.low, boot.high, boot.samples
     wins = np.bincount(ii[y == 1], minlength=k) + np.bincount(jj[y == 2], minlength=k)
     losses = np.bincount(ii[y == 2], minlength=k) + np.bincount(jj[y == 1], minlength=k)
     ties = np.bincount(ii[y == 0], minlength=k) + np.bincount(jj[y == 0], minlength=k)

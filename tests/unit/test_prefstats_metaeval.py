@@ -10,10 +10,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from prefstats.agreement import cohen_kappa, krippendorff_alpha, pairwise_agreement
+from prefstats.bt import bootstrap_bt
 from prefstats.correlation import kendall_tau, pearson
 from prefstats.metaeval import (
     agreement_counts,
+    bootstrap_bt_cells,
     cluster_bootstrap_means,
+    kendall_few_levels,
     leave_one_rater_out_pairs,
     pair_kendall,
     preference_probability,
@@ -85,6 +88,34 @@ def test_pair_kendall_of_a_perfect_and_a_reversed_judge():
     assert pair_kendall(human, -diff, "b") == pytest.approx(-1.0)
     # right signs with varied magnitudes: below 1 (ties among human outcomes), well above 0
     assert 0.8 < pair_kendall(human, np.array([2.0, -1.5, 0.7, -3.0, 0.0, 0.0]), "b") < 1.0
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from([-1.0, 0.0, 1.0, 2.5]), st.integers(-4, 4)), min_size=2, max_size=60))
+def test_kendall_few_levels_equals_kendall_tau(rows):
+    x = np.array([a for a, _ in rows])
+    y = np.array([b for _, b in rows], dtype=float) / 3.0
+    for variant in ("b", "c"):
+        a, b = kendall_few_levels(x, y, variant), kendall_tau(x, y, variant)
+        assert (np.isnan(a) and np.isnan(b)) or a == pytest.approx(b, abs=1e-12)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_bootstrap_bt_cells_equals_bootstrap_bt(weighted):
+    rng = np.random.default_rng(4)
+    n, k = 3000, 5
+    i = rng.integers(0, k, n)
+    j = (i + rng.integers(1, k, n)) % k
+    skill = np.linspace(1, -1, k)
+    p = 1 / (1 + np.exp(-(skill[i] - skill[j])))
+    u = rng.random(n)
+    y = np.where(u < 0.2, 0, np.where(rng.random(n) < p, 1, 2))
+    w = rng.uniform(0.5, 3, n) if weighted else None
+    ref = bootstrap_bt(i, j, y, k, np.random.default_rng(9), n_boot=30, weights=w)
+    got = bootstrap_bt_cells(i, j, y, k, np.random.default_rng(9), n_boot=30, weights=w)
+    assert got.estimate == pytest.approx(ref.estimate, abs=1e-7)
+    assert got.samples == pytest.approx(ref.samples, abs=1e-7)
+    assert got.low == pytest.approx(ref.low, abs=1e-7) and got.high == pytest.approx(ref.high, abs=1e-7)
 
 
 @settings(max_examples=100, deadline=None)
