@@ -414,7 +414,8 @@ def test_rubric_study_criteria_with_a_wide_scale_and_navigation(new_page):
     page = new_page()
     open_annotate(page, study, "ann")
     wait_for_unit(page)
-    assert page.locator(".crit-row[data-criterion=safe] .crit-text").inner_text() == "3. Safe <b>really</b>"
+    assert page.locator(".crit-row[data-criterion=safe] .crit-text").inner_text() == "3. Safe <b>really</b>×0.5"  # text, and its weight
+    assert page.locator(".crit-row b").count() == 0
     page.keyboard.press("Enter")  # nothing answered: refused
     assert "Answer criterion 1" in hint(page)
     page.keyboard.press("Tab")

@@ -288,7 +288,8 @@
       const ready = complete();
       submit.button.disabled = !ready || busyNow;
       let hint = "";
-      if (busyNow || state.pending !== null) hint = "Sending…";
+      if (busyNow) hint = "Sending…";
+      else if (state.pending !== null) hint = "Sending… (Esc holds it)";
       else if (state.message) hint = state.message;
       else if (ready) hint = "Ready: press Enter";
       else {

@@ -53,7 +53,12 @@
     const wholeCats = (config.whole_segment_categories || []).map(String).filter(function (c) { return categories.indexOf(c) >= 0; });
     const spanCats = categories.filter(function (c) { return wholeCats.indexOf(c) < 0; });
     const maxErrors = Number.isInteger(config.max_errors) ? config.max_errors : Infinity;
-    const allowSource = config.allow_source_spans !== false;
+    // Source spans index the prompt as the server flattens it; a chat whose messages are
+    // not plain text cannot be flattened the same way here, so its source is not marked.
+    const flatPrompt = typeof unit.prompt === "string" || (Array.isArray(unit.prompt) && unit.prompt.every(function (m) {
+      return m && typeof m.role === "string" && typeof m.content === "string";
+    }));
+    const allowSource = config.allow_source_spans !== false && flatPrompt;
     const allowOverlap = Boolean(config.allow_overlap);
     const esa = Boolean(config.esa_score);
     const sourceText = T.dom.promptText(unit.prompt);

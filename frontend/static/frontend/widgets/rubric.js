@@ -90,9 +90,15 @@
 
     const bar = el("div", "choicebar");
     const area = el("div", "choice-area rubric-keys small muted");
-    [["Y", "P", "N"], " yes / partial / no · ", ["0", "…", "k"], " a scale · ", ["Tab"], " next · ", ["Del"], " remove the evidence"].forEach(function (part) {
-      if (Array.isArray(part)) part.forEach(function (k) { area.appendChild(kbd(k)); });
-      else area.appendChild(document.createTextNode(part));
+    const legend = [];
+    if (rows.some(function (r) { return r.ynp; })) legend.push([["Y", "P", "N"], " yes / partial / no"]);
+    if (rows.some(function (r) { return !r.ynp; })) legend.push([["0", "…", "9"], " a point of the scale"]);
+    legend.push([["Tab"], " next criterion"]);
+    if (anyEvidence) legend.push([["Del"], " remove the evidence"]);
+    legend.forEach(function (part, i) {
+      if (i) area.appendChild(document.createTextNode(" · "));
+      part[0].forEach(function (k) { area.appendChild(kbd(k)); });
+      area.appendChild(document.createTextNode(part[1]));
     });
     bar.appendChild(area);
     const submit = T.dom.submitBox(trySubmit);
@@ -107,11 +113,14 @@
       title.appendChild(el("span", "crit-num", String(row.index + 1) + "."));
       title.appendChild(document.createTextNode(" "));
       title.appendChild(el("span", "", row.text));
+      // Weights other than 1 and evidence modes ride after the text, as small tags.
+      if (row.weight !== 1) {
+        const tag = el("span", "tag", "×" + row.weight);
+        tag.title = "weight " + row.weight;
+        title.appendChild(tag);
+      }
+      if (row.evidenceMode !== "none") title.appendChild(el("span", "tag" + (row.evidenceMode === "required" ? " required" : ""), "evidence " + row.evidenceMode));
       main.appendChild(title);
-      const meta = el("div", "crit-meta small muted");
-      meta.appendChild(el("span", "", "weight " + row.weight));
-      if (row.evidenceMode !== "none") meta.appendChild(el("span", "tag" + (row.evidenceMode === "required" ? " required" : ""), "evidence " + row.evidenceMode));
-      main.appendChild(meta);
       li.appendChild(main);
       const controls = el("div", "choice-buttons crit-controls");
       const out = { li: li, controls: controls, buttons: [], evidence: null, input: null };
