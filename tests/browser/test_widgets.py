@@ -12,7 +12,7 @@ import json
 
 import pytest
 
-from annotation.models import Annotation, Candidate, Item
+from annotation.models import Annotation, Candidate
 from annotation.services import items_import
 from tests.browser.test_annotate import hosts, open_annotate, wait_for_unit
 from tests.factories import add_annotator, make_study, make_user
@@ -192,6 +192,7 @@ def test_likert_side_by_side_with_position_keys_and_clicks(new_page):
     page.keyboard.press("3")  # A verbosity: third point, 0
     assert page.locator(".rating-row.current").get_attribute("data-candidate-id") == str(right)
     page.keyboard.press("2")  # B helpfulness 2
+    page.screenshot(path="/tmp/trenchcoat-likert-side-by-side.png")
     cards.nth(1).locator(".rating-row[data-aspect=verbosity] button[data-value='2']").click()  # B verbosity 2 by mouse
     page.wait_for_url("**/done/")
     response = Annotation.objects.get(study=study).response

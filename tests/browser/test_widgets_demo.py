@@ -3,6 +3,8 @@ unit of each in the browser with the keyboard (and the mouse for a rubric eviden
 
 from __future__ import annotations
 
+import io
+
 import pytest
 from django.core.management import call_command
 from django.urls import reverse
@@ -23,8 +25,10 @@ def sign_in_demo(page):
 
 
 def test_demo_loads_a_study_of_each_type_and_each_can_be_judged(new_page):
-    call_command("demo", stdout=open("/dev/null", "w"))
-    call_command("demo", stdout=open("/dev/null", "w"))  # safe to run again
+    out = io.StringIO()
+    call_command("demo", stdout=out)
+    call_command("demo", stdout=out)  # safe to run again
+    assert "study demo-mqm (mqm): 10 items" in out.getvalue()
     studies = {s.slug: s for s in Study.objects.all()}
     assert {s.task_type for s in studies.values()} == {"pairwise", "likert", "mqm", "rubric"}
     assert all(s.status == "live" and s.items.count() > 0 for s in studies.values())

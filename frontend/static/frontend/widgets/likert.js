@@ -63,6 +63,15 @@
     const area = el("div", "choice-area");
     const barRows = el("div", "choice-rows");
     area.appendChild(barRows);
+    if (many) {
+      // The rows sit under the candidates; the bar keeps a reminder of the keys.
+      area.classList.add("likert-keys", "small", "muted");
+      [[["1", "…", "9"], " pick a point and move on"], [["Backspace"], " back"], [["Esc"], " hold the automatic submit"]].forEach(function (part, i) {
+        if (i) area.appendChild(document.createTextNode(" · "));
+        part[0].forEach(function (k) { area.appendChild(kbd(k)); });
+        area.appendChild(document.createTextNode(part[1]));
+      });
+    }
     bar.appendChild(area);
     const submit = T.dom.submitBox(trySubmit);
     bar.appendChild(submit.box);
@@ -121,7 +130,7 @@
         if (key === String(point)) {
           b.appendChild(kbd(key));
         } else {
-          b.appendChild(el("span", "pt", String(point)));
+          b.appendChild(el("span", "pt", String(point).replace("-", "\u2212")));
         }
         if (label) b.appendChild(el("span", "lbl", label));
         if (key !== String(point)) b.appendChild(kbd(key));
