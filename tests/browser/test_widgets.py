@@ -278,6 +278,8 @@ def mark_several_errors(page) -> dict:
     assert picker.is_hidden()
     # The highlight is built from text nodes and holds exactly the selected text.
     assert page.locator(f"{TARGET} .mark").inner_text() == "ging schnell"
+    drag_select(page, TARGET, MQM_TARGET, "schnell nach")  # overlaps it: refused
+    assert picker.is_hidden() and "overlaps error 1" in hint(page)
 
     # 2. A source span, "Source error" offered first; a note (O) before the severity.
     source_span = drag_select(page, SOURCE, MQM_SOURCE, "quickly")
@@ -342,7 +344,7 @@ def mark_several_errors(page) -> dict:
 
 # --- rubric ---------------------------------------------------------------------------------
 
-RUBRIC_TEXT = "Voilà — the naïve café ☕ answer:\nThe capital of Australia is Canberra, not Sydney 🦘."
+RUBRIC_TEXT = "Voilà — the naïve café ☕ 🙂 answer:\nThe capital of Australia is Canberra, not Sydney 🦘."
 RUBRIC_ITEM_CRITERIA = [
     {"id": "answer", "text": "Gives the right capital", "weight": 2, "evidence": "required"},
     {"id": "polite", "text": "Is polite"},
@@ -374,6 +376,9 @@ def test_rubric_per_item_criteria_with_evidence_spans(new_page, live_host):
     answer_span = drag_select(page, RESPONSE, RUBRIC_TEXT, "Canberra, not Sydney 🦘")
     assert page.locator(f"{RESPONSE} .mark").inner_text() == "Canberra, not Sydney 🦘"
     assert page.locator(".crit-row.current").get_attribute("data-criterion") == "polite"
+    drag_select(page, RESPONSE, RUBRIC_TEXT, "Voilà")  # "polite" takes no evidence: refused
+    assert "takes no evidence" in hint(page)
+    assert page.locator(f"{RESPONSE} .mark").count() == 1
     page.keyboard.press("x")  # not a key of yes / partial / no: ignored
     page.keyboard.press("p")
     # Evidence first, then the value; Delete drops the evidence, a new selection replaces it.

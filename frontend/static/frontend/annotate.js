@@ -262,6 +262,7 @@
     dropWidget();
     if (!make) {
       ui.widget.replaceChildren();
+      ui.promptPanel.hidden = false;
       notice("error", "Unsupported task", "This task type (" + String(type) + ") has no browser widget yet.");
       return;
     }
