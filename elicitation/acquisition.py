@@ -6,13 +6,17 @@ information I_c about the margin d_c = theta_i - theta_j:
 
 - `eig`: expected information gain about all scores, 0.5 log(1 + I_c Var(d_c)) (the
   determinant lemma applied to the rank-one update of the precision): D-optimal design.
-- `ranking`: expected reduction of the expected number of misordered pairs. For each target
-  pair t the posterior probability of getting its order wrong is Phi(-|m_t| / s_t). After
-  the comparison, the rank-one update shrinks s_t^2 by r_tc = Cov(d_t, d_c)^2 / (1/I_c +
-  Var(d_c)) and the mean moves by N(0, r_tc) (preposterior); the criterion is the sum over
-  targets of the drop in E[Phi(-|m_t'| / s_t')], integrated by Gauss–Hermite quadrature.
-  It spends judgments where the ranking is still uncertain (close, poorly measured pairs)
-  and none on pairs already ordered: the criterion to use when the goal is the ranking.
+- `ranking`: expected information gain about the ranking, i.e. about the order of every
+  pair of players. For a target pair t the posterior probability that its order is the
+  one estimated is P_t = Phi(|m_t| / s_t). After the comparison, the rank-one update
+  shrinks s_t^2 by r_tc = Cov(d_t, d_c)^2 / (1/I_c + Var(d_c)) and the mean moves by
+  N(0, r_tc) (preposterior); the criterion is the sum over targets of the expected drop of
+  the binary entropy H(P_t), integrated by Gauss–Hermite quadrature. It spends judgments
+  where orders are still uncertain (close, poorly measured pairs) and none on pairs already
+  ordered. (The expected drop of min(P, 1 - P), the misordering risk, would be the more
+  literal target, but one judgment almost never flips an estimated order, so that
+  one-step criterion is ~0 for every pair but exact ties; entropy is strictly concave and
+  does not have this blind spot.)
 """
 
 from __future__ import annotations
@@ -47,6 +51,11 @@ def eig(var_d: np.ndarray, info: np.ndarray) -> np.ndarray:
     return 0.5 * np.log1p(np.asarray(info) * np.asarray(var_d))
 
 
+def binary_entropy(p: np.ndarray) -> np.ndarray:
+    p = np.clip(np.asarray(p, dtype=float), 1e-300, 1.0)
+    return -p * np.log(p) - (1.0 - p) * np.log1p(-np.minimum(p, 1.0 - 1e-16))
+
+
 def ranking_gain(
     mu: np.ndarray,
     cov: np.ndarray,
@@ -54,16 +63,16 @@ def ranking_gain(
     cand_j: np.ndarray,
     info: np.ndarray,
 ) -> np.ndarray:
-    """Expected drop in the expected number of misordered pairs among all players of
-    `mu`/`cov` from one more comparison of each candidate pair (cand_i[c], cand_j[c])."""
+    """Expected information gain about the order of every pair of players (the sum over
+    pairs t of the expected drop in the entropy of "t is ordered this way") from one more
+    comparison of each candidate pair (cand_i[c], cand_j[c])."""
     mu = np.asarray(mu, dtype=float)
     cov = np.asarray(cov, dtype=float)
     k = mu.shape[0]
     ti, tj = np.triu_indices(k, 1)
     m_t = mu[ti] - mu[tj]
     var_t = np.maximum(cov[ti, ti] + cov[tj, tj] - 2 * cov[ti, tj], 1e-12)
-    s_t = np.sqrt(var_t)
-    wrong = upper_tail(np.abs(m_t) / s_t)
+    wrong = upper_tail(np.abs(m_t) / np.sqrt(var_t))
     keep = wrong > NEGLIGIBLE
     if not keep.any():
         return np.zeros(len(cand_i))
@@ -76,5 +85,27 @@ def ranking_gain(
     shrink = np.minimum(cross**2 / (1.0 / info + var_c)[None, :], var_t[:, None] * (1 - 1e-9))  # (T, C)
     s_after = np.sqrt(var_t[:, None] - shrink)
     moved = m_t[:, None, None] + np.sqrt(shrink)[:, :, None] * _NODES[None, None, :]
-    after = upper_tail(np.abs(moved) / s_after[:, :, None]) @ _WEIGHTS  # (T, C)
-    return np.maximum(wrong[:, None] - after, 0.0).sum(axis=0)
+    after = binary_entropy(upper_tail(np.abs(moved) / s_after[:, :, None])) @ _WEIGHTS  # (T, C)
+    return np.maximum(binary_entropy(wrong)[:, None] - after, 0.0).sum(axis=0)
+
+
+def adjacent_variance_gain(
+    mu: np.ndarray,
+    cov: np.ndarray,
+    cand_i: np.ndarray,
+    cand_j: np.ndarray,
+    info: np.ndarray,
+) -> np.ndarray:
+    """Expected drop in the summed variance of the differences between neighbours in the
+    current ranking (A-optimal design for the adjacent contrasts) from one more comparison
+    of each candidate pair. Unlike `ranking_gain` it looks at the estimated order only,
+    not at the size of the estimated gaps."""
+    mu = np.asarray(mu, dtype=float)
+    cov = np.asarray(cov, dtype=float)
+    order = np.argsort(mu, kind="stable")
+    ti, tj = order[1:], order[:-1]
+    rows = cov[ti] - cov[tj]
+    cross = rows[:, cand_i] - rows[:, cand_j]
+    var_c = np.maximum(cov[cand_i, cand_i] + cov[cand_j, cand_j] - 2 * cov[cand_i, cand_j], 1e-12)
+    info = np.maximum(np.asarray(info, dtype=float), 1e-12)
+    return (cross**2 / (1.0 / info + var_c)[None, :]).sum(axis=0)

@@ -117,17 +117,24 @@ def respond(world: World, annotator: int, item: int, a: int, b: int, a_first: bo
     return outcome
 
 
-def population_truth(world: World, reliable: bool = False) -> tuple[np.ndarray, float]:
+def population_truth(world: World, reliable: bool = False, design: np.ndarray | None = None) -> tuple[np.ndarray, float]:
     """What a BT-with-ties-and-position fit converges to with unlimited uniform data from
     this world: scores and position effect fitted to the exact outcome probabilities
     averaged over items and annotators (`reliable`: as if every annotator told the truth,
     the target of Crowd-BT). Item noise and random answers shrink the latent scale; this
-    is the truth the intervals are checked against. The ranking is the latent one."""
+    is the truth the intervals are checked against. The ranking is the latent one.
+
+    BT is only an approximation of such a world, so what a fit converges to depends a
+    little on which pairs are compared: `design` (K, K) weights the pairs as a strategy
+    did (default: every pair alike, i.e. uniform sampling)."""
     c = world.config
     k = c.n_systems
     eta = np.ones_like(world.eta) if reliable else world.eta
     rows_i, rows_j, rows_y, rows_x, rows_w = [], [], [], [], []
     for a, b in combinations(range(k), 2):
+        share = 1.0 if design is None else float(design[a, b] + design[b, a])
+        if share <= 0:
+            continue
         base = world.quality[:, a] - world.quality[:, b]
         base = base + c.length_bias * (world.lengths[:, a] - world.lengths[:, b]) / 100
         for sign in (1.0, -1.0):
@@ -135,10 +142,10 @@ def population_truth(world: World, reliable: bool = False) -> tuple[np.ndarray, 
             ra = (eta[:, None] * pa[None, :] + (1 - eta[:, None]) * pb[None, :]).mean()
             rb = (eta[:, None] * pb[None, :] + (1 - eta[:, None]) * pa[None, :]).mean()
             for y, w in ((A_WINS, ra), (B_WINS, rb), (TIE, pt.mean())):
-                rows_i.append(a), rows_j.append(b), rows_y.append(y), rows_x.append(sign), rows_w.append(w)
+                rows_i.append(a), rows_j.append(b), rows_y.append(y), rows_x.append(sign), rows_w.append(w * share)
     fit = fit_bt(
         np.array(rows_i), np.array(rows_j), np.array(rows_y), k,
-        weights=np.array(rows_w) * 1e6, covariates=np.array(rows_x)[:, None], alpha=1e-6,
+        weights=np.array(rows_w) / np.sum(rows_w) * 1e6, covariates=np.array(rows_x)[:, None], alpha=1e-6,
         ties=c.tie_nu > 0,
     )
     return np.asarray(fit.scores), float(fit.coef[0])
@@ -158,14 +165,17 @@ class Checkpoint:
     n: int  # judgments so far
     tau: float
     separated: bool  # every adjacent pair (true order) has a 95% interval of its difference excluding 0, right sign
-    covered: float  # share of systems whose 95% interval holds the population truth
+    covered: float  # share of systems whose 95% interval holds the population truth (uniform design)
+    covered_design: float  # the same, against the population truth under the design this run used
     position: float  # estimated position effect (logits)
 
 
-def evaluate(block: Mapping[str, Any] | None, world: World, truth: np.ndarray, n: int) -> Checkpoint:
+def evaluate(
+    block: Mapping[str, Any] | None, world: World, truth: np.ndarray, n: int, design_truth: np.ndarray | None = None
+) -> Checkpoint:
     k = len(world.systems)
     if not block:
-        return Checkpoint(n, 0.0, False, 0.0, 0.0)
+        return Checkpoint(n, 0.0, False, 0.0, 0.0, 0.0)
     index = {p: m for m, p in enumerate(block["players"])}
     scores = np.zeros(k)
     var = np.full(k, np.inf)
@@ -181,9 +191,19 @@ def evaluate(block: Mapping[str, Any] | None, world: World, truth: np.ndarray, n
     diff = scores[hi] - scores[lo]
     sd_diff = np.sqrt(np.maximum(var[hi] + var[lo] - 2 * cov[hi, lo], 0))
     separated = bool(seen.all() and np.all(diff - Z95 * sd_diff > 0))
-    centred_truth = truth - truth[seen].mean() if seen.any() else truth
-    covered = float(np.mean(np.abs(scores - centred_truth) <= Z95 * np.sqrt(var))) if seen.all() else 0.0
-    return Checkpoint(n, kendall_tau(scores, world.strengths), separated, covered, float(block.get("position", 0.0)))
+    def coverage(target: np.ndarray | None) -> float:
+        if target is None or not seen.all():
+            return math.nan if target is None else 0.0
+        return float(np.mean(np.abs(scores - (target - target.mean())) <= Z95 * np.sqrt(var)))
+
+    return Checkpoint(
+        n,
+        kendall_tau(scores, world.strengths),
+        separated,
+        coverage(truth),
+        coverage(design_truth),
+        float(block.get("position", 0.0)),
+    )
 
 
 @dataclass
@@ -315,6 +335,7 @@ def run_pure(
     own_model = kind == "crowd" or (strategy_name == "active-bt" and params.get("level") == "system")
     state: dict[str, Any] = {}
     judgments: list[Judgment] = []
+    design = np.zeros((world.config.n_systems, world.config.n_systems))
     run = Run(strategy_name, estimator=kind, truth_position=truth_position)
     annotators = np.arange(world.config.n_annotators)
     for t in range(1, budget + 1):
@@ -335,6 +356,7 @@ def run_pure(
         run.propensities.append(choice.propensity)
         pool.take(annotator, u)
         item, a, b = (int(x) for x in world.units[u])
+        design[a, b] += 1
         a_first = bool(rng.random() < 0.5)  # the service randomises display order
         judgments.append(judgment_of(world, u, annotator, a_first, respond(world, annotator, item, a, b, a_first, rng)))
         refit = fit_state is not None and t % refit_every == 0
@@ -342,13 +364,19 @@ def run_pure(
             state = fit_state(judgments, params)
         if t % checkpoint_every == 0:
             block = state.get("system") if own_model and refit else estimate(kind, judgments)
-            run.checkpoints.append(evaluate(block, world, truth, t))
+            design_truth, _ = population_truth(world, reliable=kind == "crowd", design=design)
+            run.checkpoints.append(evaluate(block, world, truth, t, design_truth))
         run.judgments = t
     return run
 
 
-def summarize(run: Run, threshold: float = 0.9, coverage_from: int = 500) -> dict[str, Any]:
+def summarize(run: Run, threshold: float = 0.9, coverage_from: int | None = None) -> dict[str, Any]:
+    """Milestones of one run (judgments; None = not within the run), interval coverage
+    averaged over checkpoints from `coverage_from` judgments on (default: the last 3/4)."""
+    if coverage_from is None:
+        coverage_from = run.judgments // 4
     late = [c.covered for c in run.checkpoints if c.n >= coverage_from]
+    late_design = [c.covered_design for c in run.checkpoints if c.n >= coverage_from]
     return {
         "reach_tau90": run.first(lambda c: c.tau >= threshold),
         "hold_tau90": run.held(lambda c: c.tau >= threshold),
@@ -356,6 +384,7 @@ def summarize(run: Run, threshold: float = 0.9, coverage_from: int = 500) -> dic
         "hold_tau100": run.held(lambda c: c.tau >= 1.0),
         "separated": run.first(lambda c: c.separated),
         "coverage": float(np.mean(late)) if late else math.nan,
+        "coverage_design": float(np.mean(late_design)) if late_design else math.nan,
         "final_tau": run.checkpoints[-1].tau if run.checkpoints else math.nan,
         "position_estimate": run.checkpoints[-1].position if run.checkpoints else math.nan,
         "position_truth": run.truth_position,
@@ -366,3 +395,62 @@ def summarize(run: Run, threshold: float = 0.9, coverage_from: int = 500) -> dic
 
 def with_overrides(config: WorldConfig, **changes: Any) -> WorldConfig:
     return replace(config, **changes)
+
+
+# --- tables ----------------------------------------------------------------------------------
+
+METRICS = (
+    ("reach_tau90", "reach τ≥0.9"),
+    ("hold_tau90", "hold τ≥0.9"),
+    ("hold_tau100", "hold τ=1"),
+    ("separated", "adjacent CIs separate"),
+)
+
+
+def aggregate(rows: Sequence[Mapping[str, Any]], budget: int) -> dict[str, dict[str, Any]]:
+    """Per strategy, over seeds: mean and median judgments for each milestone (a run that
+    never got there counts as `budget` and is reported as censored), coverage, position."""
+    out: dict[str, dict[str, Any]] = {}
+    for name in dict.fromkeys(r["strategy"] for r in rows):
+        mine = [r for r in rows if r["strategy"] == name]
+        agg: dict[str, Any] = {"runs": len(mine)}
+        for key, _ in METRICS:
+            values = [r[key] if r[key] is not None else budget for r in mine]
+            agg[key] = {
+                "mean": float(np.mean(values)),
+                "median": float(np.median(values)),
+                "censored": sum(r[key] is None for r in mine),
+            }
+        for key in ("coverage", "coverage_design", "final_tau", "position_estimate", "position_truth", "min_propensity"):
+            values = [r[key] for r in mine if r.get(key) is not None and not math.isnan(r[key])]
+            agg[key] = float(np.mean(values)) if values else math.nan
+        out[name] = agg
+    base = out.get("uniform")
+    for agg in out.values():
+        for key, _ in METRICS:
+            if base and base[key]["mean"] > 0:
+                agg[key]["ratio_mean"] = agg[key]["mean"] / base[key]["mean"]
+                agg[key]["ratio_median"] = agg[key]["median"] / base[key]["median"] if base[key]["median"] else math.nan
+    return out
+
+
+def _cell(stat: Mapping[str, Any], runs: int) -> str:
+    text = f"{stat['mean']:.0f}"
+    if stat["censored"]:
+        text = f"≥{text} ({stat['censored']}/{runs} not reached)"
+    if "ratio_mean" in stat:
+        text += f" ×{stat['ratio_mean']:.2f}"
+    return text
+
+
+def markdown_table(agg: Mapping[str, Mapping[str, Any]]) -> str:
+    """One row per strategy: mean judgments to each milestone (×ratio to uniform's mean),
+    interval coverage, position effect estimated vs true."""
+    head = ["strategy", *(label for _, label in METRICS), "CI coverage", "position est / true"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for name, a in agg.items():
+        cells = [name, *(_cell(a[key], a["runs"]) for key, _ in METRICS)]
+        cells.append(f"{a['coverage']:.3f}")
+        cells.append(f"{a['position_estimate']:.3f} / {a['position_truth']:.3f}")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)

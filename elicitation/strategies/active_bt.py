@@ -5,36 +5,53 @@ params:
 - epsilon (0.1): share of uniformly random choices; every unit keeps probability >= eps/|pool|.
 - level ("system"): "system" ranks systems (a unit counts as a comparison of its two
   candidates' systems); "candidate" ranks the candidates within each item.
-- criterion ("ranking"): "ranking" = expected drop in the expected number of misordered
-  pairs; "eig" = expected information gain about all scores (D-optimal). See
-  elicitation/acquisition.py. "ranking" is the default because a ranking is what studies
-  report; in simulation it needs fewer judgments than "eig" to order the systems.
+- criterion ("ranking"): what "informative" means, see elicitation/acquisition.py:
+  "ranking" = expected information gain about the order of every pair (the ranking);
+  "eig" = expected information gain about all scores (D-optimal design);
+  "adjacent" = expected drop of the variance of the differences between neighbours in the
+  current ranking (A-optimal for the adjacent contrasts).
 
 The posterior is the Laplace approximation of the last refit (ctx.state, see
-elicitation/state.py), the first-shown position is marginalised over (display order is
-random), and a system or candidate the state has not seen yet is treated as unknown (mean
-0, prior variance), so it is asked about early. With no state at all every unit scores
-the same: the choice is uniform.
+elicitation/state.py); the first-shown position is marginalised over (display order is
+random); a system or candidate the state has not seen is unknown (mean 0, prior variance),
+so it is asked about early. With no state every unit scores the same: uniform choice.
+
+Between two refits the state does not move, and a plain argmax would send every annotator
+to the same pair until the next refit. So the refit also plans the next `PLAN_LENGTH`
+comparisons (system level): greedily, each pick updating the covariance as if it had been
+judged (a Gaussian posterior's covariance does not depend on the outcome). The greedy part
+of the choice then draws a pair with the planned frequencies, among the pairs the pool
+offers, and a unit of that pair uniformly:
+
+    G(u) = w(pair of u) / sum of w over the pool's distinct pairs / (units of that pair in the pool)
+
+When the pool offers none of the planned pairs, or a system the state has not seen, G is
+uniform over the top-scoring units instead. Either way the propensity is exact.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Hashable, Mapping, Sequence
+from itertools import combinations
 from typing import Any
 
 import numpy as np
 
-from elicitation.acquisition import eig, ranking_gain
+from elicitation.acquisition import adjacent_variance_gain, eig, ranking_gain
 from elicitation.state import ALPHA_CANDIDATE, ALPHA_SYSTEM, Judgment, fisher_margin, fit_candidates, fit_systems
 from elicitation.strategies.base import Context, UnitView
 from elicitation.strategies.registry import register
 from elicitation.strategies.scored import ScoredStrategy
 
 LEVELS = ("system", "candidate")
-CRITERIA = ("ranking", "eig")
+CRITERIA = ("ranking", "eig", "adjacent")
+PLAN_LENGTH = 20  # judgments between refits (elicitation.model_state.REFIT_EVERY)
+
+Pair = tuple[Hashable, Hashable]
 
 
-def _pair_of(unit: UnitView, level: str) -> tuple[Hashable, Hashable] | None:
+def _pair_of(unit: UnitView, level: str) -> Pair | None:
     if len(unit.candidate_ids) != 2:
         return None
     if level == "system":
@@ -43,18 +60,17 @@ def _pair_of(unit: UnitView, level: str) -> tuple[Hashable, Hashable] | None:
     return unit.candidate_ids[0], unit.candidate_ids[1]
 
 
-def _score_pairs(
-    block: Mapping[str, Any] | None,
-    pairs: Sequence[tuple[Hashable, Hashable]],
-    prior_var: float,
-    criterion: str,
-    eta: float,
-) -> np.ndarray:
-    """Score distinct pairs of players under one block's posterior."""
+def _canonical(pair: Pair) -> Pair:
+    a, b = pair
+    return (a, b) if a <= b else (b, a)
+
+
+def _posterior(block: Mapping[str, Any] | None, pairs: Sequence[Pair], prior_var: float):
+    """Means, covariance and index arrays over the block's players plus any unseen ones."""
     players = list(block["players"]) if block else []
     index = {p: n for n, p in enumerate(players)}
-    for a, b in pairs:
-        for name in (a, b):
+    for pair in pairs:
+        for name in pair:
             if name not in index:
                 index[name] = len(index)
     k, n = len(players), len(index)
@@ -67,34 +83,127 @@ def _score_pairs(
         nu, position = float(block["nu"]), float(block.get("position", 0.0))
     i = np.array([index[a] for a, _ in pairs], dtype=np.int64)
     j = np.array([index[b] for _, b in pairs], dtype=np.int64)
+    return mu, cov, i, j, nu, position
+
+
+def _information(mu, i, j, nu, position, eta) -> np.ndarray:
+    """Fisher information of one judgment about each margin, shown in random order."""
     d = mu[i] - mu[j]
-    info = 0.5 * (fisher_margin(d + position, nu, eta) + fisher_margin(d - position, nu, eta))
+    return 0.5 * (fisher_margin(d + position, nu, eta) + fisher_margin(d - position, nu, eta))
+
+
+def _criterion(criterion: str, mu, cov, i, j, info) -> np.ndarray:
     if criterion == "eig":
         return eig(cov[i, i] + cov[j, j] - 2 * cov[i, j], info)
+    if criterion == "adjacent":
+        return adjacent_variance_gain(mu, cov, i, j, info)
     return ranking_gain(mu, cov, i, j, info)
 
 
-def bt_unit_scores(
-    state: Mapping[str, Any], pool: Sequence[UnitView], level: str, criterion: str, eta: float = 1.0
-) -> np.ndarray:
-    """Score every unit of the pool; units that are not a pair score 0."""
-    scores = np.zeros(len(pool))
-    groups: dict[Hashable, list[tuple[int, tuple[Hashable, Hashable]]]] = {}
+def score_pairs(block, pairs: Sequence[Pair], prior_var: float, criterion: str, eta: float) -> np.ndarray:
+    """Score distinct pairs of players under one block's posterior."""
+    mu, cov, i, j, nu, position = _posterior(block, pairs, prior_var)
+    return _criterion(criterion, mu, cov, i, j, _information(mu, i, j, nu, position, eta))
+
+
+def plan_pairs(block: Mapping[str, Any], criterion: str, eta: float = 1.0, length: int = PLAN_LENGTH) -> dict[Pair, float]:
+    """The next `length` comparisons, chosen greedily, each one updating the covariance
+    as if judged (rank-one: cov -= cov g g' cov I / (1 + I g' cov g)); as frequencies."""
+    pairs = list(combinations(sorted(block["players"]), 2))
+    if not pairs:
+        return {}
+    mu, cov, i, j, nu, position = _posterior(block, pairs, 1.0)
+    info = _information(mu, i, j, nu, position, eta)
+    counts = np.zeros(len(pairs))
+    for _ in range(length):
+        gain = _criterion(criterion, mu, cov, i, j, info)
+        c = int(np.argmax(gain))
+        counts[c] += 1
+        col = cov[:, i[c]] - cov[:, j[c]]
+        cov = cov - np.outer(col, col) * (info[c] / (1.0 + info[c] * (col[i[c]] - col[j[c]])))
+    return {pairs[c]: float(counts[c] / length) for c in np.flatnonzero(counts)}
+
+
+def pair_table(block: Mapping[str, Any], prior_var: float, criterion: str, eta: float = 1.0) -> dict[Pair, float]:
+    """The score of every pair of a block's players, computed once per refit."""
+    pairs = list(combinations(sorted(block["players"]), 2))
+    return dict(zip(pairs, score_pairs(block, pairs, prior_var, criterion, eta).tolist(), strict=True)) if pairs else {}
+
+
+def with_tables(state: dict[str, Any], level: str, criterion: str, etas: Mapping[Hashable, float]) -> dict[str, Any]:
+    """Add what the next-unit request looks up to a fitted state, for each reliability in
+    `etas` (key "*": everybody; or an annotator id): state["tables"][key][group] = score
+    of every pair of the group (group "" = systems, or an item id), and at system level
+    state["plans"][key] = planned pair frequencies."""
+    if level == "system":
+        groups = {"": state["system"]} if state.get("system") else {}
+        prior_var = 1.0 / ALPHA_SYSTEM
+    else:
+        groups = dict(state.get("candidate") or {})
+        prior_var = 1.0 / ALPHA_CANDIDATE
+    state["tables_for"] = (level, criterion)
+    state["tables"] = {
+        key: {g: pair_table(block, prior_var, criterion, eta) for g, block in groups.items()} for key, eta in etas.items()
+    }
+    if level == "system" and state.get("system"):
+        state["plans"] = {key: plan_pairs(state["system"], criterion, eta) for key, eta in etas.items()}
+    return state
+
+
+def _groups(pool: Sequence[UnitView], level: str) -> dict[Hashable, list[tuple[int, Pair]]]:
+    groups: dict[Hashable, list[tuple[int, Pair]]] = {}
     for n, unit in enumerate(pool):
         pair = _pair_of(unit, level)
         if pair is not None:
-            groups.setdefault("" if level == "system" else unit.item_id, []).append((n, pair))
-    for key, members in groups.items():
-        if level == "system":
-            block, prior_var = state.get("system"), 1.0 / ALPHA_SYSTEM
-        else:
-            block, prior_var = (state.get("candidate") or {}).get(key), 1.0 / ALPHA_CANDIDATE
-        canonical = [(n, (a, b) if a <= b else (b, a)) for n, (a, b) in members]
-        distinct = sorted({pair for _, pair in canonical})
-        value = dict(zip(distinct, _score_pairs(block, distinct, prior_var, criterion, eta), strict=True))
-        for n, pair in canonical:
-            scores[n] = value[pair]
+            groups.setdefault("" if level == "system" else unit.item_id, []).append((n, _canonical(pair)))
+    return groups
+
+
+def bt_unit_scores(
+    state: Mapping[str, Any],
+    pool: Sequence[UnitView],
+    level: str,
+    criterion: str,
+    eta: float = 1.0,
+    key: Hashable = "*",
+) -> np.ndarray:
+    """Score every unit of the pool; units that are not a pair score 0. Scores come from
+    the state's tables when they hold every pair asked about, else are computed here."""
+    scores = np.zeros(len(pool))
+    tables = (state.get("tables") or {}).get(key, {}) if state.get("tables_for") == (level, criterion) else {}
+    for group, members in _groups(pool, level).items():
+        table = tables.get(group)
+        if table is None or any(pair not in table for _, pair in members):
+            if level == "system":
+                block, prior_var = state.get("system"), 1.0 / ALPHA_SYSTEM
+            else:
+                block, prior_var = (state.get("candidate") or {}).get(group), 1.0 / ALPHA_CANDIDATE
+            distinct = sorted({pair for _, pair in members})
+            table = dict(zip(distinct, score_pairs(block, distinct, prior_var, criterion, eta).tolist(), strict=True))
+        for n, pair in members:
+            scores[n] = table[pair]
     return scores
+
+
+def planned_weights(state: Mapping[str, Any], pool: Sequence[UnitView], level: str, criterion: str, key: Hashable = "*"):
+    """G over the pool from the state's plan, or None when the plan does not apply."""
+    if level != "system" or state.get("tables_for") != (level, criterion) or not state.get("system"):
+        return None
+    plan = (state.get("plans") or {}).get(key)
+    members = _groups(pool, level).get("")
+    if not plan or not members:
+        return None
+    known = set(state["system"]["players"])
+    if any(a not in known or b not in known for _, (a, b) in members):
+        return None  # an unseen system: ask about it first (scores)
+    units_of = Counter(pair for _, pair in members)
+    total = sum(plan.get(pair, 0.0) for pair in units_of)
+    if total <= 0:
+        return None
+    weights = np.zeros(len(pool))
+    for n, pair in members:
+        weights[n] = plan.get(pair, 0.0) / total / units_of[pair]
+    return weights
 
 
 @register
@@ -108,8 +217,16 @@ class ActiveBT(ScoredStrategy):
         params = self.params_of(ctx)
         return bt_unit_scores(ctx.state, pool, params["level"], params["criterion"])
 
+    def greedy(self, ctx: Context, pool: Sequence[UnitView]) -> np.ndarray:
+        params = self.params_of(ctx)
+        planned = planned_weights(ctx.state, pool, params["level"], params["criterion"])
+        return planned if planned is not None else super().greedy(ctx, pool)
+
     def fit_state(self, judgments: Sequence[Judgment], params: Mapping[str, Any]) -> dict[str, Any]:
-        if {**self.defaults, **params}["level"] == "candidate":
-            return {"candidate": fit_candidates(judgments)}
-        block = fit_systems(judgments)
-        return {"system": block} if block else {}
+        params = {**self.defaults, **params}
+        if params["level"] == "candidate":
+            state = {"candidate": fit_candidates(judgments)}
+        else:
+            block = fit_systems(judgments)
+            state = {"system": block} if block else {}
+        return with_tables(state, params["level"], params["criterion"], {"*": 1.0})

@@ -2,15 +2,23 @@
 Chen et al. 2013: annotator k reports the better candidate with probability eta_k and the
 worse one otherwise; ties are taken as given).
 
-The refit estimates the scores and every eta_k together by EM (elicitation/state.py,
-`fit_crowd`), so judgments of an unreliable annotator weigh less in the ranking. At choice
-time the information a comparison carries is computed for the annotator asking: an
-annotator who answers at random (eta near 0.5) learns the model nothing whatever they
-judge, so their choice is close to uniform and the informative pairs are kept for reliable
-annotators. A new annotator gets the prior mean reliability.
+In the fit: the refit estimates the scores and every eta_k together by EM
+(elicitation/state.py, `fit_crowd`), so the judgments of an annotator who answers at random
+hardly move the ranking, and the intervals account for how little they say.
 
-params: epsilon (0.1), level ("system" | "candidate"), criterion ("ranking" | "eig"), as
-for active-bt.
+In the choice: one judgment of annotator k carries I(eta_k) Fisher information, from 0 at
+eta = 0.5 (random answers) upwards. The greedy part of k's choice goes to the informative
+pairs (active-bt's plan or argmax, for a typical annotator: the median reliability) in
+proportion r_k = I(eta_k) / I(median eta), capped at 1, and the rest is uniform:
+
+    G_k(u) = r_k * G(u) + (1 - r_k) / |pool|
+
+so informative units, which redundancy makes scarce, go to the annotators whose answers
+count, and a random answerer gets random units. A new annotator gets the prior mean
+reliability (0.8).
+
+params: epsilon (0.1), level ("system" | "candidate"), criterion ("ranking" | "eig" |
+"adjacent"), as for active-bt.
 """
 
 from __future__ import annotations
@@ -20,8 +28,8 @@ from typing import Any
 
 import numpy as np
 
-from elicitation.state import RELIABILITY_PRIOR, Judgment, fit_crowd
-from elicitation.strategies.active_bt import CRITERIA, LEVELS, bt_unit_scores
+from elicitation.state import RELIABILITY_PRIOR, Judgment, fisher_margin, fit_crowd
+from elicitation.strategies.active_bt import CRITERIA, LEVELS, bt_unit_scores, planned_weights, with_tables
 from elicitation.strategies.base import Context, UnitView
 from elicitation.strategies.registry import register
 from elicitation.strategies.scored import ScoredStrategy
@@ -30,6 +38,19 @@ from elicitation.strategies.scored import ScoredStrategy
 def reliability_of(state: Mapping[str, Any], annotator_id: int) -> float:
     prior = state.get("reliability_prior", RELIABILITY_PRIOR[0] / sum(RELIABILITY_PRIOR))
     return float((state.get("reliability") or {}).get(annotator_id, prior))
+
+
+def reference_reliability(state: Mapping[str, Any]) -> float:
+    etas = list((state.get("reliability") or {}).values())
+    return float(np.median(etas)) if etas else reliability_of(state, -1)
+
+
+def relative_information(state: Mapping[str, Any], annotator_id: int) -> float:
+    """r_k: annotator k's information per judgment relative to a typical annotator's."""
+    nu = float((state.get("system") or {}).get("nu", 0.0))
+    ref = fisher_margin(np.zeros(1), nu, reference_reliability(state))[0]
+    own = fisher_margin(np.zeros(1), nu, reliability_of(state, annotator_id))[0]
+    return float(np.clip(own / ref, 0.0, 1.0)) if ref > 0 else 1.0
 
 
 @register
@@ -41,8 +62,16 @@ class CrowdBT(ScoredStrategy):
 
     def scores(self, ctx: Context, pool: Sequence[UnitView]) -> np.ndarray:
         params = self.params_of(ctx)
-        eta = reliability_of(ctx.state, ctx.annotator_id)
-        return bt_unit_scores(ctx.state, pool, params["level"], params["criterion"], eta)
+        return bt_unit_scores(ctx.state, pool, params["level"], params["criterion"], reference_reliability(ctx.state))
+
+    def greedy(self, ctx: Context, pool: Sequence[UnitView]) -> np.ndarray:
+        params = self.params_of(ctx)
+        planned = planned_weights(ctx.state, pool, params["level"], params["criterion"])
+        base = planned if planned is not None else super().greedy(ctx, pool)
+        r = relative_information(ctx.state, ctx.annotator_id)
+        return r * base + (1.0 - r) / len(pool)
 
     def fit_state(self, judgments: Sequence[Judgment], params: Mapping[str, Any]) -> dict[str, Any]:
-        return fit_crowd(judgments, {**self.defaults, **params}["level"])
+        params = {**self.defaults, **params}
+        state = fit_crowd(judgments, params["level"])
+        return with_tables(state, params["level"], params["criterion"], {"*": reference_reliability(state)})

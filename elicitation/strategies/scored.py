@@ -1,10 +1,10 @@
 """A base for strategies that score every unit of the pool and take the best, exploring.
 
-With exploration rate epsilon the choice is uniform over the pool, otherwise uniform over
-the top-scoring units (ties share), so every unit keeps a positive probability and the
-propensity of each is exact:
+With exploration rate epsilon the choice is uniform over the pool, otherwise it follows
+the strategy's greedy distribution G (by default: uniform over the top-scoring units, ties
+share), so every unit keeps a positive probability and the propensity of each is exact:
 
-    P(u) = epsilon / |pool| + (1 - epsilon) * [u is top] / |top|
+    P(u) = epsilon / |pool| + (1 - epsilon) * G(u),   G(u) = [u is top] / |top|
 
 `probabilities(ctx, pool)` returns that distribution; `choose` samples from it and logs
 P(chosen). Subclasses implement `scores`, and `fit_state` when they read model state
@@ -55,16 +55,20 @@ class ScoredStrategy(Strategy):
         """The model state this strategy reads, from the study's judgments (pure)."""
         return {}
 
-    def probabilities(self, ctx: Context, pool: Sequence[UnitView]) -> np.ndarray:
-        n = len(pool)
-        eps = float(self.params_of(ctx)["epsilon"])
+    def greedy(self, ctx: Context, pool: Sequence[UnitView]) -> np.ndarray:
+        """The non-exploring part of the choice, as probabilities over the pool: by
+        default uniform over the top-scoring units."""
         s = np.nan_to_num(np.asarray(self.scores(ctx, pool), dtype=float), nan=-np.inf, posinf=np.finfo(float).max)
         best = s.max()
         if not np.isfinite(best):
-            top = np.ones(n, dtype=bool)
+            top = np.ones(len(pool), dtype=bool)
         else:
             top = s >= best - TIE_TOLERANCE * max(1.0, abs(best))
-        return eps / n + (1.0 - eps) * top / top.sum()
+        return top / top.sum()
+
+    def probabilities(self, ctx: Context, pool: Sequence[UnitView]) -> np.ndarray:
+        eps = float(self.params_of(ctx)["epsilon"])
+        return eps / len(pool) + (1.0 - eps) * self.greedy(ctx, pool)
 
     def choose(self, ctx: Context, pool: Sequence[UnitView], rng: np.random.Generator) -> Choice:
         p = self.probabilities(ctx, pool)
