@@ -148,8 +148,8 @@ class StudyImportsApi(GenericAPIView):
 class ImportDetailApi(GenericAPIView):
     serializer_class = ImportJobSerializer
 
-    def get(self, request, job_id: int):
-        job = ImportJob.objects.select_related("study").filter(pk=job_id).first()
+    def get(self, request, import_id: int):
+        job = ImportJob.objects.select_related("study").filter(pk=import_id).first()
         if job is None:
             raise NotFound("No such import.")
         study_for(request.user, job.study.slug, need="manage")

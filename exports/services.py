@@ -96,7 +96,7 @@ def _claim(job_id: int) -> ExportJob:
     now = timezone.now()
     with transaction.atomic():
         job = ExportJob.objects.select_for_update().select_related("study").get(pk=job_id)
-        if job.status == JobStatus.DONE:
+        if job.status in (JobStatus.DONE, JobStatus.FAILED):  # ended; only export_retry runs it again
             return job
         if job.status == JobStatus.RUNNING and job.attempts >= MAX_ATTEMPTS:
             job.status, job.finished_at = JobStatus.FAILED, now
