@@ -33,3 +33,11 @@ bench: install
 	$(BIN)/python bench/bench_export.py
 
 .PHONY: bench
+
+# Export benchmark: 1,000,000 pairwise judgments on PostgreSQL (a separate database, dropped
+# afterwards), exported as trl-preference JSONL and Parquet, raw and scores-long.
+BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/trenchcoat_bench
+bench-export: install
+	BENCH_DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python bench/bench_export.py $(BENCH_EXPORT_ARGS)
+
+.PHONY: bench-export
