@@ -557,7 +557,7 @@ def _quality(ctx: _Ctx) -> dict[str, Any]:
         a = agree[ann == code]
         a = a[~np.isnan(a)]
         row["agreement_with_majority"] = {"rate": _f(a.mean()) if a.size else None, "n": int(a.size)}
-        row["drift"] = _drift_row(drift_agree, drift_first, d.names[code])
+        row["drift"] = _drift_row(drift_agree, drift_first, code)
         per.append(row)
     per.sort(key=lambda r: (-r["judgments"], r["annotator"]))
     return {
@@ -568,12 +568,13 @@ def _quality(ctx: _Ctx) -> dict[str, Any]:
     }
 
 
-def _drift_row(drift_agree, drift_first, name) -> dict[str, Any]:
+def _drift_row(drift_agree, drift_first, code) -> dict[str, Any]:
+    """One annotator's windowed means, in their own order (windows of `drift_window`)."""
     out: dict[str, Any] = {}
     for key, dr in (("agreement_with_majority", drift_agree), ("first_position_rate", drift_first)):
         if dr is None:
             continue
-        hit = np.flatnonzero(dr.annotators == name)
+        hit = np.flatnonzero(dr.annotators == code)
         if hit.size == 0:
             continue
         k = hit[0]
@@ -1285,6 +1286,9 @@ def report_text(report: dict[str, Any]) -> str:
         lines.append(f"ranking (Bradley–Terry, {bt['n_comparisons']} comparisons, {bt.get('n_boot', 0)} bootstrap):")
         for r in bt["systems"]:
             lines.append(f"  {r['rank']:>3}. {r['system']:<30} {_fmt(r['score'])} [{_fmt(r['low'])}, {_fmt(r['high'])}] n={r['n']}")
+    for aspect, table in report["ranking"].get("system_scores", {}).items():
+        lines.append(f"system scores ({aspect}): " + ", ".join(
+            f"{r['system']} {_fmt(r['mean'])} [{_fmt(r['low'])}, {_fmt(r['high'])}]" for r in table))
     pos = report["bias"].get("position")
     if pos:
         o = pos["overall"]

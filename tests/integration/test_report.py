@@ -145,6 +145,11 @@ def test_pairwise_report_finds_position_bias_and_the_system_order(pairwise_study
     assert sum(r["judgments"] for r in quality.values()) == 270
     assert all(r["speeding"]["count"] > 0 for r in quality.values())  # every 5th answer took 0.5 s
     assert quality["fair"]["agreement_with_majority"]["n"] > 0
+    drift = quality["biased-1"]["drift"]
+    window = report["quality"]["drift_window"]
+    assert sum(drift["first_position_rate"]["n"]) == quality["biased-1"]["judgments"]  # no ties: every judgment counts
+    assert len(drift["first_position_rate"]["mean"]) == -(-quality["biased-1"]["judgments"] // window)
+    assert len(drift["agreement_with_majority"]["mean"]) >= 1
     assert report["progress"]["completion"]["units_complete"] == 90
     assert report["progress"]["completion"]["percent"] == 100.0
     assert sum(report["progress"]["timeline"]["judgments"]) == 270
