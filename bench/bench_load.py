@@ -203,6 +203,57 @@ def summarize(results, study: dict, annotators: int) -> dict:
     return out
 
 
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_seconds(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / TICK  # utime + stime
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+class CpuMeter:
+    """CPU seconds spent by gunicorn's workers, PostgreSQL's backends of the benchmark
+    database, the Celery worker and this driver, between the window's start and end: the
+    cost of a judgment, whatever else the (shared) machine was doing meanwhile."""
+
+    def __init__(self, db_url: str, gunicorn: subprocess.Popen, celery: subprocess.Popen):
+        self.db_url, self.gunicorn, self.celery = db_url, gunicorn, celery
+        self.marks: dict[str, dict[int, float]] = {}
+        self.driver: dict[str, float] = {}
+
+    def _pg_backends(self) -> list[int]:
+        import psycopg
+
+        name = self.db_url.rsplit("/", 1)[1]
+        with psycopg.connect(self.db_url, autocommit=True) as conn:
+            return [r[0] for r in conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", [name])]
+
+    def __call__(self, edge: str) -> None:
+        groups = {"gunicorn": _children(self.gunicorn.pid), "celery": [self.celery.pid, *_children(self.celery.pid)],
+                  "postgres": self._pg_backends()}
+        self.marks[edge] = {(group, pid): _cpu_seconds(pid) for group, pids in groups.items() for pid in pids}
+        self.driver[edge] = time.process_time()
+
+    def spent(self) -> dict[str, float]:
+        if set(self.marks) != {"start", "end"}:
+            return {}
+        out: dict[str, float] = {"gunicorn": 0.0, "celery": 0.0, "postgres": 0.0}
+        for (group, pid), end in self.marks["end"].items():
+            out[group] += end - self.marks["start"].get((group, pid), 0.0)  # a backend born in the window counts whole
+        out["driver"] = self.driver["end"] - self.driver["start"]
+        return {k: round(v, 2) for k, v in out.items()}
+
+
 def run_config(study: dict, args, env: dict, db_url: str, logdir: Path) -> dict:
     from bench.load.driver import run
 
@@ -222,8 +273,19 @@ def run_config(study: dict, args, env: dict, db_url: str, logdir: Path) -> dict:
             cwd=ROOT, env=env, stdout=wlog, stderr=subprocess.STDOUT, start_new_session=True)
         _wait_http(base + "/login/", 60, gunicorn)
         print(f"  {study['slug']}: {args.annotators} annotators for {args.duration:.0f} s (+{args.warmup:.0f} s warm-up) ...", flush=True)
-        results = run(base, study, slots=args.annotators, duration=args.duration, warmup=args.warmup, session_units=args.session_units)
+        meter = CpuMeter(db_url, gunicorn, celery)
+        results = run(base, study, slots=args.annotators, duration=args.duration, warmup=args.warmup, session_units=args.session_units,
+                      on_window=meter)
         summary = summarize(results, study, args.annotators)
+        cpu = meter.spent()
+        requests = summary["next"]["n"] + summary["submit"]["n"]
+        summary["cpu_seconds"] = cpu
+        if cpu and summary["judgments_in_window"]:
+            server = cpu["gunicorn"] + cpu["postgres"]
+            summary["server_cpu_ms_per_judgment"] = round(1000 * server / summary["judgments_in_window"], 1)
+            summary["server_cpu_ms_per_request"] = round(1000 * server / requests, 1)
+            # What the server would sustain with both cores to itself (the driver elsewhere).
+            summary["judgments_per_s_if_2_idle_cores"] = round(2 * summary["judgments_in_window"] / server, 0) if server else None
         summary.update(db_checks(db_url, study, results.acknowledged))
         if gunicorn.poll() is not None:
             summary["errors"] += 1
@@ -271,8 +333,8 @@ def markdown(report: dict) -> str:
         f"(after {report['warmup']:.0f} s warm-up) · sessions of {report['session_units']} judgments · load average before: {report['load_before']}",
         "",
         "| study | units | judgments/s | next-unit p50 / p95 / p99 ms | submit p50 / p95 / p99 ms | sign-in p50 ms | errors | "
-        "over-handed | handed twice | beyond redundancy | lost |",
-        "|---|---:|---:|---|---|---:|---:|---:|---:|---:|---:|",
+        "over-handed | handed twice | beyond redundancy | lost | server CPU ms/judgment | judgments/s on 2 idle cores (est.) |",
+        "|---|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for c in report["configs"]:
         n, s = c["next"], c["submit"]
@@ -281,7 +343,8 @@ def markdown(report: dict) -> str:
             f"{s['p50_ms']} / {s['p95_ms']} / {s['p99_ms']} (n={s['n']}) | {c['sign-in']['p50_ms']} | {c['errors']} | "
             f"{c['units_over_handed'] + c['client_units_over_handed']} | "
             f"{c['units_handed_twice_to_one_annotator'] + c['client_units_handed_twice_to_one']} | "
-            f"{c['judgments_beyond_redundancy']} | {c['submissions_lost']} |")
+            f"{c['judgments_beyond_redundancy']} | {c['submissions_lost']} | {c.get('server_cpu_ms_per_judgment')} | "
+            f"{c.get('judgments_per_s_if_2_idle_cores')} |")
     lines += ["", "Goals: >= 150 judgments/s with 32 annotators; next-unit p99 <= 50 ms; same latency at 1M as at 10k units "
               f"(p50 within x{SAME_LATENCY_FACTOR} + 2 ms); zero errors, duplicates and lost submissions.", ""]
     for key, checks in report["verdicts"].items():
@@ -291,7 +354,9 @@ def markdown(report: dict) -> str:
         lines += ["", "Errors (examples):", ""] + [f"- `{e[:200]}`" for e in errors[:10]]
     lines += ["", "Columns: *over-handed* = units held or judged by more annotators at once than the redundancy allows (database "
               "and client view); *handed twice* = a unit given twice to one annotator; *beyond redundancy* = judgments past a "
-              "unit's redundancy; *lost* = submissions the server acknowledged that the database does not hold.", ""]
+              "unit's redundancy; *lost* = submissions the server acknowledged that the database does not hold; *server CPU* = CPU "
+              "seconds of gunicorn's workers and PostgreSQL's backends in the window per judgment stored (independent of what "
+              "else the shared machine runs); *on 2 idle cores* = 2 s / that cost, an estimate of the server's capacity.", ""]
     return "\n".join(lines)
 
 

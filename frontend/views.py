@@ -16,6 +16,7 @@ from django.contrib.auth import get_user_model, login
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.views import LoginView
+from django.forms.utils import ErrorDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.csrf import ensure_csrf_cookie
@@ -69,7 +70,8 @@ def sign_in(request, *args, **kwargs):
     if request.method == "POST":
         verdict = ratelimit.check(request, "login", settings.LOGIN_RATE, username=request.POST.get("username", ""))
         if not verdict.allowed:
-            form = AuthenticationForm(request)
+            form = AuthenticationForm(request, initial={"username": request.POST.get("username", "")})
+            form.cleaned_data, form._errors = {}, ErrorDict()  # an unchecked form that shows one error
             form.add_error(None, _too_many(verdict))
             response = render(request, "frontend/login.html", {"form": form, "next": request.POST.get("next", "")}, status=429)
             response.headers["Retry-After"] = str(verdict.retry_after)
@@ -284,9 +286,9 @@ def study_researcher_add(request, slug: str):
     study = _managed_study(request, slug)
     if study is None:
         return _not_found(request, f"There is no study “{slug}” that you manage.")
-    if role_in(request.user, study) != "owner":
-        messages.error(request, "Only the study's owner may add researchers.")
-        return redirect("study_detail", slug=study.slug)
+    if role_in(request.user, study) != "owner":  # the form is shown to the owner only
+        return render(request, "frontend/message.html", {"title": "Not allowed", "message": "Only the study's owner may add researchers."},
+                      status=403)
     form = ResearcherAddForm(request.POST)
     if form.is_valid():
         user = get_user_model().objects.filter(username=form.cleaned_data["username"].strip()).first()

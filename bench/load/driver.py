@@ -79,7 +79,8 @@ def make_response(unit: dict, rng: random.Random) -> dict:
 
 
 class Driver:
-    def __init__(self, base_url: str, study: dict, *, slots: int, duration: float, warmup: float, session_units: int, seed: int = 7):
+    def __init__(self, base_url: str, study: dict, *, slots: int, duration: float, warmup: float, session_units: int, seed: int = 7,
+                 on_window=None):
         self.base = base_url.rstrip("/")
         self.study = study
         self.slots = slots
@@ -90,6 +91,7 @@ class Driver:
         self.results = Results()
         self.accounts = iter(study["accounts"])
         self.stop_at = float("inf")
+        self.on_window = on_window  # called with "start" and "end" of the measured window
 
     async def _post(self, http, url: str, cookies: dict, kind: str, *, body=None, data=None) -> tuple[int, dict | str]:
         headers = {"Cookie": _cookie_header(cookies), "Referer": self.base + "/", "X-CSRFToken": cookies.get("csrftoken", "")}
@@ -200,6 +202,10 @@ class Driver:
             self.results.t_start = time.perf_counter() + self.warmup
             self.results.t_end = self.results.t_start + self.duration
             self.stop_at = self.results.t_end
+            if self.on_window is not None:
+                loop = asyncio.get_running_loop()
+                loop.call_later(self.warmup, self.on_window, "start")
+                loop.call_later(self.warmup + self.duration, self.on_window, "end")
             await asyncio.gather(*tasks)
         return self.results
 
