@@ -208,8 +208,9 @@ class Rubric(TaskType):
                         errors[f"{where}.evidence"] = f"must satisfy 0 <= start < end <= {len(text)} (code points of the candidate)"
                     else:
                         entry["evidence"] = {"start": start, "end": end}
-            elif crit["evidence"] == "required":
-                errors[f"{where}.evidence"] = "this criterion needs an evidence span"
+            elif crit["evidence"] == "required" and score:
+                # Evidence shows where a criterion is met; "no" has nothing to point at.
+                errors[f"{where}.evidence"] = "this criterion needs an evidence span when it is met"
             out[cid] = entry
         if errors:
             raise ResponseError(errors)

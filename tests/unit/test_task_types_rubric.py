@@ -228,4 +228,11 @@ def test_refuses_evidence_out_of_range(start, end):
 def test_refuses_missing_required_evidence():
     criteria = dict(GOOD["criteria"])
     criteria["cites"] = {"value": "yes"}
-    assert errors_of({"criteria": criteria}) == {"criteria.cites.evidence": "this criterion needs an evidence span"}
+    assert errors_of({"criteria": criteria}) == {"criteria.cites.evidence": "this criterion needs an evidence span when it is met"}
+
+
+def test_required_evidence_is_not_asked_of_an_unmet_criterion():
+    criteria = dict(GOOD["criteria"])
+    criteria["cites"] = {"value": "no"}
+    stored = RUBRIC.validate_response(CONFIG, UNIT, {"criteria": criteria})
+    assert stored["criteria"]["cites"] == {"value": "no", "score": 0.0, "weight": stored["criteria"]["cites"]["weight"]}
