@@ -397,7 +397,7 @@ def study_report(
         "quality": _quality(ctx),
         "agreement": _agreement_pairwise(ctx) if pairwise else _agreement_scores(ctx),
     }
-    ranking, human_system = _ranking_pairwise(ctx) if pairwise else _ranking_scores(ctx)
+    ranking, human_system = _ranking_pairwise(ctx) if pairwise else (_ranking_scores(ctx), None)
     report["ranking"] = ranking
     report["bias"] = _bias_pairwise(ctx) if pairwise else _bias_scores(ctx)
     report["judges"] = _judges(ctx, human_system)
@@ -834,11 +834,10 @@ def _system_means(ctx: _Ctx, cm: _CandidateMeans, values: list[np.ndarray], rng)
     return me.cluster_bootstrap_means(values, d.c_sys[cm.cand], d.systems.size, d.c_item[cm.cand], rng, ctx.n_boot)
 
 
-def _ranking_scores(ctx: _Ctx) -> tuple[dict[str, Any], _HumanSystems | None]:
+def _ranking_scores(ctx: _Ctx) -> dict[str, Any]:
     d = ctx.d
     rng = _rng(d.study, 2)
     out: dict[str, Any] = {"primary_aspect": ctx.primary, "system_scores": {}}
-    human = None
     for aspect in _aspects(ctx):
         cm = _candidate_means(ctx, aspect)
         sign = -1.0 if (d.task_type == "mqm" and aspect == "mqm") else 1.0  # MQM: report the penalty
@@ -853,10 +852,6 @@ def _ranking_scores(ctx: _Ctx) -> tuple[dict[str, Any], _HumanSystems | None]:
              "n_items": int(n_items[s]), "n_judgments": int(n_judg[s])}
             for s in order if n_items[s] > 0
         ]
-        if aspect == ctx.primary:
-            has = n_items > 0
-            human = _HumanSystems(np.flatnonzero(has), gm.estimate[0, has] * sign, gm.samples[:, 0, has] * sign,
-                                  f"mean {aspect} score")
     if d.task_type == "mqm":
         rows = _score_rows(ctx, "mqm") & (d.c_sys[d.s_c] >= 0) if d.s_c.size else np.zeros(0, bool)
         if rows.any():
@@ -869,10 +864,9 @@ def _ranking_scores(ctx: _Ctx) -> tuple[dict[str, Any], _HumanSystems | None]:
     cm = _candidate_means(ctx, ctx.primary)
     a, b, diff, w = _derived_pairs(ctx, cm)
     y = np.where(diff > 0, 1, np.where(diff < 0, 2, 0)).astype(np.int8)
-    block, bt_human = _bt_block(ctx, d.c_sys[cm.cand[a]], d.c_sys[cm.cand[b]], y, w, rng,
-                                f"pairs of candidates of the same item, ordered by their mean {ctx.primary} score")
-    out["bradley_terry"] = block
-    return out, human or bt_human
+    out["bradley_terry"], _ = _bt_block(ctx, d.c_sys[cm.cand[a]], d.c_sys[cm.cand[b]], y, w, rng,
+                                        f"pairs of candidates of the same item, ordered by their mean {ctx.primary} score")
+    return out
 
 
 # --- bias --------------------------------------------------------------------------------
@@ -975,13 +969,16 @@ def segment_level(
     rng: np.random.Generator,
     n_boot: int,
     *,
+    unweighted: np.ndarray | None = None,
     tau_from: tuple[np.ndarray, np.ndarray] | None = None,
     darr: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> dict[str, Any]:
     """Segment-level agreement of one judge with the humans over pairs: ``human`` is the
     human preference for the pair's first candidate (sign: +1, 0 tie, -1; or a score
     difference), ``metric_diff`` the judge's score difference, ``weights`` per pair,
-    ``cluster`` the item (bootstrap unit). Kendall taus come from ``tau_from`` = (human,
+    ``cluster`` the item (bootstrap unit); ``unweighted``: the weights without the
+    1/propensity factor, given when some judgments were actively sampled (acc_eq is then
+    reported both ways). Kendall taus come from ``tau_from`` = (human,
     metric) per candidate when given (score-based types), else over the pairs; the WMT
     tau-like from ``darr`` = (judge score of the human-preferred, of the other)."""
     n = int(human.size)
@@ -992,10 +989,11 @@ def segment_level(
     acc = ps.bootstrap_ci(_acc, (human, metric_diff, w), rng, n_boot=n_boot, level=LEVEL, cluster=cluster)
     out: dict[str, Any] = {
         "n": n,
-        "acc_eq": _est(tc.accuracy, acc.low, acc.high, n, epsilon=tc.epsilon, weighted=bool(np.ptp(w) > 0)),
+        "acc_eq": _est(tc.accuracy, acc.low, acc.high, n, epsilon=tc.epsilon, weighted=unweighted is not None),
     }
-    if np.ptp(w) > 0:
-        out["acc_eq_unweighted"] = _est(me.tie_calibrated_pair_accuracy(human, metric_diff).accuracy, n=n)
+    if unweighted is not None:
+        plain = me.tie_calibrated_pair_accuracy(human, metric_diff, unweighted)
+        out["acc_eq_unweighted"] = _est(plain.accuracy, n=n, epsilon=plain.epsilon)
     decisive_pairs = int((np.sign(human) != 0).sum())
     out["pairwise_accuracy_decisive"] = _est(
         _nanmean((np.sign(metric_diff) == np.sign(human))[np.sign(human) != 0]) if decisive_pairs else math.nan, n=decisive_pairs,
@@ -1080,6 +1078,7 @@ def _judges(ctx: _Ctx, human_sys: _HumanSystems | None) -> dict[str, Any]:
         y = d.p_out[rows]
         human = np.where(y == 1, 1.0, np.where(y == 2, -1.0, 0.0))
         weight = ctx.weight_j[d.p_j[rows]]
+        base = np.ones(weight.size) if ctx.reweighted else None
         cluster = d.j_item[d.p_j[rows]]
         # candidates the humans judged: system scores of the judge are means over them
         cands = np.unique(np.concatenate([pa, pb]))
@@ -1091,6 +1090,7 @@ def _judges(ctx: _Ctx, human_sys: _HumanSystems | None) -> dict[str, Any]:
         _, item_code = np.unique(d.c_item[cm.cand[a]], return_inverse=True)
         per_item = np.bincount(item_code) if a.size else np.zeros(0)
         gweight = wpair / per_item[item_code] if a.size else wpair
+        gbase = 1.0 / per_item[item_code] if (a.size and ctx.reweighted) else None
     for name in names:
         score = _judge_scores(d, name)
         kind = "reward_model" if name.startswith("rm/") else "metric"
@@ -1101,7 +1101,8 @@ def _judges(ctx: _Ctx, human_sys: _HumanSystems | None) -> dict[str, Any]:
             win = np.where(h > 0, pa[has], pb[has])
             lose = np.where(h > 0, pb[has], pa[has])
             dec = h != 0
-            seg = segment_level(h, dm, weight[has], cluster[has], rng, ctx.n_boot, darr=(score[win[dec]], score[lose[dec]]))
+            seg = segment_level(h, dm, weight[has], cluster[has], rng, ctx.n_boot, unweighted=None if base is None else base[has],
+                                darr=(score[win[dec]], score[lose[dec]]))
         else:
             has = ~np.isnan(score[cm.cand[a]]) & ~np.isnan(score[cm.cand[b]])
             dm = score[cm.cand[a[has]]] - score[cm.cand[b[has]]]
@@ -1111,15 +1112,29 @@ def _judges(ctx: _Ctx, human_sys: _HumanSystems | None) -> dict[str, Any]:
             ok = hv[better] != hv[worse]
             better, worse = np.where(hv[better] > hv[worse], better, worse)[ok], np.where(hv[better] > hv[worse], worse, better)[ok]
             seg = segment_level(hdiff[has], dm, gweight[has], d.c_item[cm.cand[a[has]]], rng, ctx.n_boot,
-                                tau_from=(hv, mv), darr=(mv[better], mv[worse]))
+                                unweighted=None if gbase is None else gbase[has], tau_from=(hv, mv), darr=(mv[better], mv[worse]))
         out["segment"].append({"judge": name, "kind": kind, **seg})
-        if human_sys is not None:
+        if pairwise and human_sys is not None:
+            # human: Bradley–Terry scores (bootstrap over comparisons); judge: mean score of
+            # each system's judged candidates (bootstrap over items)
             jc = cands[~np.isnan(score[cands])]
             gm = me.cluster_bootstrap_means([score[jc]], d.c_sys[jc], d.systems.size, d.c_item[jc], rng, ctx.n_boot)
-            judge_sys = gm.estimate[0, human_sys.codes]
-            sysl = system_level(human_sys.estimate, judge_sys, human_sys.samples, gm.samples[:, 0, human_sys.codes])
-            sysl["scores"] = {str(d.systems[c]): _f(v) for c, v in zip(human_sys.codes, judge_sys, strict=True)}
-            out["system"].append({"judge": name, "kind": kind, "human": human_sys.label, **sysl})
+            codes, h_est, h_samples = human_sys.codes, human_sys.estimate, human_sys.samples
+            j_est, j_samples, label = gm.estimate[0, codes], gm.samples[:, 0, codes], human_sys.label
+        elif not pairwise:
+            # human and judge system means over the same candidates, from the same item draws
+            keep = ~np.isnan(score[cm.cand])
+            jc = cm.cand[keep]
+            gm = me.cluster_bootstrap_means([cm.mean[keep], score[jc]], d.c_sys[jc], d.systems.size, d.c_item[jc], rng, ctx.n_boot)
+            codes = np.flatnonzero(np.bincount(d.c_sys[jc], minlength=d.systems.size) > 0)
+            h_est, h_samples = gm.estimate[0, codes], gm.samples[:, 0, codes]
+            j_est, j_samples = gm.estimate[1, codes], gm.samples[:, 1, codes]
+            label = f"mean {ctx.primary} score over the candidates the judge scored"
+        else:
+            continue
+        sysl = system_level(h_est, j_est, h_samples, j_samples)
+        sysl["scores"] = {str(d.systems[c]): _f(v) for c, v in zip(codes, j_est, strict=True)}
+        out["system"].append({"judge": name, "kind": kind, "human": label, **sysl})
     return out
 
 

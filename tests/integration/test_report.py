@@ -307,6 +307,7 @@ def test_score_based_reports_rank_the_systems_and_meta_evaluate_the_judges(task_
     assert judges["rm/oracle"]["acc_eq"]["estimate"] > judges["bleu"]["acc_eq"]["estimate"]
     assert judges["rm/oracle"]["pearson"]["estimate"] > 0 > judges["bleu"]["pearson"]["estimate"]
     assert judges["rm/oracle"]["kendall_tau_c"]["n"] == 24
+    assert not judges["rm/oracle"]["acc_eq"]["weighted"] and "acc_eq_unweighted" not in judges["rm/oracle"]  # uniform sampling
     assert report["judges"]["human_ceiling"]["leave_one_out_pairwise_accuracy"]["n"] > 0
     system = {j["judge"]: j for j in report["judges"]["system"]}
     assert system["rm/oracle"]["kendall_tau_b"]["estimate"] == pytest.approx(1.0)
