@@ -150,3 +150,34 @@ class SignUpForm(UserCreationForm):
 
     class Meta(UserCreationForm.Meta):
         fields = ("username",)
+
+
+class StrategyForm(forms.Form):
+    """The study page's strategy picker: a strategy from the registry and its params. The
+    service (study_update) checks the params; a strategy may change while the study is live."""
+
+    strategy = forms.ChoiceField(label="Elicitation strategy")
+    strategy_params = JSONTextField(
+        empty={},
+        label="Params (JSON)",
+        widget=forms.Textarea(attrs={"rows": 5, "spellcheck": "false", "class": "mono"}),
+        help_text="Remove a key to keep its default.",
+    )
+
+    def __init__(self, *args, study=None, **kwargs):
+        kwargs.setdefault("auto_id", "id_pick_%s")  # several forms share the study page
+        super().__init__(*args, **kwargs)
+        self.fields["strategy"].choices = [(n, s.label or n) for n, s in sorted(all_strategies().items())]
+        if study is not None and not self.is_bound:
+            self.initial.setdefault("strategy", study.strategy)
+            self.initial.setdefault("strategy_params", _pretty(study.strategy_params))
+
+    def field_for(self, path: str) -> str | None:
+        if path.startswith("strategy.params"):
+            return "strategy_params"
+        if path.startswith("strategy"):
+            return "strategy"
+        return None
+
+    def changes(self) -> dict[str, Any]:
+        return {"strategy": {"name": self.cleaned_data["strategy"], "params": self.cleaned_data["strategy_params"]}}

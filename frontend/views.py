@@ -17,15 +17,18 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.views import LoginView
 from django.forms.utils import ErrorDict
+from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_POST
 
 from annotation import ratelimit, selectors, services
 from annotation.permissions import can_create_studies
 from annotation.errors import DomainError, Invalid
-from annotation.models import Study, StudyMembership
+from annotation.models import Assignment, Study, StudyMembership, Unit
+from annotation.quality import crowd_status
 from annotation.permissions import can_annotate, can_manage, role_in
 from exports.services import export_create
 from frontend.forms import (
@@ -33,6 +36,7 @@ from frontend.forms import (
     ItemUploadForm,
     ResearcherAddForm,
     SignUpForm,
+    StrategyForm,
     StudyForm,
     strategy_defaults,
     task_type_defaults,
@@ -210,9 +214,28 @@ def _study_page(request, study: Study, *, status: int = 200, **extra):
         "upload_form": ItemUploadForm(),
         "export_form": ExportForm(),
         "researcher_form": ResearcherAddForm(),
+        "strategy_form": StrategyForm(study=study),
+        "strategy_defaults": strategy_defaults(),
+        "crowd_url": _crowd_url(request, study),
         **extra,
     }
     return render(request, "frontend/study_detail.html", context, status=status)
+
+
+# The entry link a crowd platform opens, with the placeholders it fills in. MTurk appends
+# workerId, assignmentId and hitId to an external URL by itself.
+CROWD_LINK_QUERY = {
+    "prolific": "?PROLIFIC_PID={{%PROLIFIC_PID%}}&STUDY_ID={{%STUDY_ID%}}&SESSION_ID={{%SESSION_ID%}}",
+    "mturk": "",
+}
+PLATFORM_NAMES = {"prolific": "Prolific", "mturk": "MTurk"}
+
+
+def _crowd_url(request, study: Study) -> str:
+    platform = study.crowd.get("platform", "")
+    if not platform:
+        return ""
+    return request.build_absolute_uri(reverse("crowd_entry", args=[study.invite_token])) + CROWD_LINK_QUERY.get(platform, "")
 
 
 @csp
@@ -324,6 +347,55 @@ def study_export_create(request, slug: str):
     return _study_page(request, study, status=400, export_form=form)
 
 
+@csp
+@login_required
+@require_POST
+def study_strategy(request, slug: str):
+    """Pick another elicitation strategy (or other params); allowed while the study is live."""
+    study = _managed_study(request, slug)
+    if study is None:
+        return _not_found(request, f"There is no study “{slug}” that you manage.")
+    form = StrategyForm(request.POST, study=study)
+    if form.is_valid():
+        try:
+            services.study_update(study=study, changes=form.changes())
+        except DomainError as exc:
+            study.refresh_from_db()
+            _attach_errors(form, exc, fallback="strategy_params")
+        else:
+            messages.success(request, f"The study now uses the {study.strategy} strategy.")
+            return redirect(reverse("study_detail", args=[study.slug]) + "#strategy")
+    return _study_page(request, study, status=400, strategy_form=form)
+
+
+# --- dashboard ----------------------------------------------------------------------------
+
+
+def _comparable_studies(user, study: Study) -> list[Study]:
+    """Studies the report may compare with (cross-elicitation): the same owner, the other
+    kind of task (pairwise vs score-based), managed by this user."""
+    pairwise = study.task_type == "pairwise"
+    candidates = selectors.studies_for_user(user).filter(owner_id=study.owner_id).exclude(pk=study.pk).order_by("slug")
+    candidates = candidates.exclude(task_type="pairwise") if pairwise else candidates.filter(task_type="pairwise")
+    return [s for s in candidates[:200] if can_manage(user, s)]
+
+
+@csp
+@login_required
+def study_dashboard(request, slug: str):
+    """Pictures of the study report. The page is a frame: dashboard.js loads the report from
+    the API (it can take seconds on a big study) and draws it."""
+    study = _managed_study(request, slug)
+    if study is None:
+        return _not_found(request, f"There is no study “{slug}” that you manage.")
+    context = {
+        "study": study,
+        "report_url": reverse("api-study-report", args=[study.slug]),
+        "compare_choices": _comparable_studies(request.user, study),
+    }
+    return render(request, "frontend/dashboard.html", context)
+
+
 # --- join ---------------------------------------------------------------------------------
 
 
@@ -393,6 +465,9 @@ def study_annotate(request, slug: str):
     study = _study(slug)
     if study is None or not can_annotate(request.user, study):
         return _not_found(request, f"There is no study “{slug}” that you annotate.")
+    crowd = _crowd_state(study, request.user) if study.crowd.get("platform") else None
+    if crowd is not None and (crowd["excluded"] or crowd["quota_met"]):
+        return redirect("study_complete", slug=study.slug)  # nothing more to do here
     progress = selectors.annotator_progress(study, request.user)
     context = {
         "study": study,
@@ -401,7 +476,9 @@ def study_annotate(request, slug: str):
         "study_percent": _fill_percent(progress["study_judgments"], progress["study_target"]),
         "next_url": reverse("api-next", args=[study.slug]),
         "submit_url": reverse("api-submit", args=[0]),
-        "done_url": reverse("study_done", args=[study.slug]),
+        # A crowd worker finishes on the completion page (code or redirect), others on "done".
+        "done_url": reverse("study_complete" if crowd is not None else "study_done", args=[study.slug]),
+        "crowd_quota": crowd["quota"] if crowd is not None else 0,
     }
     return render(request, "frontend/annotate.html", context)
 
@@ -412,5 +489,102 @@ def study_done(request, slug: str):
     study = _study(slug)
     if study is None or not can_annotate(request.user, study):
         return _not_found(request, f"There is no study “{slug}” that you annotate.")
+    if study.crowd.get("platform"):
+        return redirect("study_complete", slug=study.slug)
     progress = selectors.annotator_progress(study, request.user)
     return render(request, "frontend/done.html", {"study": study, "progress": progress})
+
+
+# --- crowd platforms ----------------------------------------------------------------------
+
+MTURK_PREVIEW = "ASSIGNMENT_ID_NOT_AVAILABLE"  # MTurk's assignmentId while a worker previews a HIT
+CROWD_REFUSALS = {
+    400: ("This link is incomplete", "Open the study again from {platform}: the link must carry your {platform} id and session."),
+    403: ("You cannot start this study", ""),
+    404: ("This link is not valid", "Check that you opened the whole link, or ask the researcher for the current one."),
+}
+
+
+def _crowd_message(request, *, title: str, message: str, hint: str = "", status: int = 200, study=None):
+    context = {"title": title, "message": message, "hint": hint, "study": study}
+    return render(request, "frontend/crowd_message.html", context, status=status)
+
+
+@csp
+def crowd_entry(request, token: str):
+    """The entry link of a crowd study (no account needed): the platform's query parameters
+    name the worker and session; the worker is signed in as their pseudonymous annotator."""
+    study = Study.objects.filter(invite_token=token).first()
+    platform = (study.crowd.get("platform", "") if study else "") or ""
+    name = PLATFORM_NAMES.get(platform, "the crowd platform")
+    if platform == "mturk" and request.GET.get("assignmentId") == MTURK_PREVIEW:
+        return _crowd_message(request, title=study.name, message="This is a preview. Accept the HIT to start annotating.", study=study)
+    verdict = ratelimit.check(request, "crowd", settings.JOIN_RATE)
+    if not verdict.allowed:
+        response = _crowd_message(request, title="Please wait a moment", message=_too_many(verdict), status=429)
+        response.headers["Retry-After"] = str(verdict.retry_after)
+        return response
+    try:
+        study, user = services.crowd_enter(token=token, params=request.GET)
+    except DomainError as exc:
+        title, hint = CROWD_REFUSALS.get(exc.status, CROWD_REFUSALS[400])
+        return _crowd_message(request, title=title, message=exc.message, hint=hint.format(platform=name), status=exc.status,
+                              study=study if exc.status != 404 else None)
+    if request.user.pk != user.pk:
+        login(request, user, backend="django.contrib.auth.backends.ModelBackend")  # a new session: the old one ends
+    return redirect("study_annotate", slug=study.slug)
+
+
+def _units_left_for(study: Study, user) -> bool:
+    """Whether this annotator holds a unit or could still be handed a regular one."""
+    if Assignment.objects.filter(study=study, annotator=user, status=Assignment.Status.ACTIVE, expires_at__gt=timezone.now()).exists():
+        return True
+    return (
+        Unit.objects.filter(study=study, kind=Unit.Kind.REGULAR, n_taken__lt=study.redundancy)
+        .exclude(assignments__annotator=user)
+        .exists()
+    )
+
+
+def _crowd_state(study: Study, user) -> dict:
+    """crowd_status plus what the pages need: whether the quota is met, what is left, and
+    whether the completion code is earned (quota met, or nothing left after some work; and
+    never when excluded by the quality checks)."""
+    status = crowd_status(study, user)
+    quota, done = status["quota"], status["done"]
+    quota_met = quota > 0 and done >= quota
+    nothing_left = not quota_met and not _units_left_for(study, user)
+    return {
+        **status,
+        "quota_met": quota_met,
+        "nothing_left": nothing_left,
+        "left": max(0, quota - done) if quota else None,
+        "earned": not status["excluded"] and (quota_met or (nothing_left and done > 0)),
+    }
+
+
+@csp
+@login_required
+def study_complete(request, slug: str):
+    """The end of a crowd worker's task: the completion code (or the platform's redirect)
+    once the quota is done and the quality checks are passed; otherwise what is missing.
+    With Accept: application/json, only whether the code is earned (for the annotator app)."""
+    study = _study(slug)
+    if study is None or not can_annotate(request.user, study):
+        return _not_found(request, f"There is no study “{slug}” that you annotate.")
+    if not study.crowd.get("platform"):
+        return redirect("study_done", slug=study.slug)
+    state = _crowd_state(study, request.user)
+    if "application/json" in request.headers.get("Accept", ""):
+        return JsonResponse({"finished": state["earned"] or state["excluded"]})
+    if state["earned"] and study.crowd.get("redirect_url"):
+        return redirect(study.crowd["redirect_url"])
+    context = {
+        "study": study,
+        "state": state,
+        "platform": PLATFORM_NAMES.get(study.crowd["platform"], study.crowd["platform"]),
+        "code": study.crowd.get("completion_code", "") if state["earned"] else "",
+    }
+    response = render(request, "frontend/complete.html", context)
+    response.headers["Cache-Control"] = "no-store"  # a code must not outlive the session in a cache
+    return response

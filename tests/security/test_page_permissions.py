@@ -27,6 +27,13 @@ MANAGERS = {"owner", "admin"}
 CREATORS = {"researcher_other", "owner", "admin"}  # accounts with the add_study permission (or staff)
 
 
+def _crowd_entry_params():
+    """The matrix's token is the other study's invite token: make that study a crowd study,
+    then send the platform's parameters. Anyone may enter (no account needed)."""
+    Study.objects.filter(slug="other").update(crowd={"platform": "prolific", "quota": 1, "completion_code": "C0DE", "redirect_url": ""})
+    return {"PROLIFIC_PID": "worker-1", "STUDY_ID": "st", "SESSION_ID": "se"}
+
+
 def _upload():
     data = "\n".join(json.dumps(i) for i in pairwise_items(2, prefix="new")).encode()
     return {"file": io.BytesIO(data), "format": "jsonl"}
@@ -51,6 +58,12 @@ EXPECTED = {
                             lambda w: ExportJob.objects.filter(study__slug="main").exists()),
     "study_annotate": ("get", None, {"annotator"}, None),
     "study_done": ("get", None, {"annotator"}, None),
+    "study_strategy": ("post", lambda: {"strategy": "balanced", "strategy_params": "{}"}, MANAGERS,
+                       lambda w: Study.objects.get(slug="main").strategy == "balanced"),
+    "study_dashboard": ("get", None, MANAGERS, None),
+    "study_complete": ("get", None, {"annotator"}, None),  # a crowd worker's completion page
+    "crowd_entry": ("get", _crowd_entry_params, EVERYONE,
+                    lambda w: StudyMembership.objects.filter(study__slug="other", platform="prolific", worker_id="worker-1").exists()),
 }
 
 

@@ -11,6 +11,9 @@
   if (!app) return;
 
   const urls = { next: app.dataset.nextUrl, submit: app.dataset.submitUrl, done: app.dataset.doneUrl };
+  // A crowd worker with a quota goes to the completion page once it is earned; the page
+  // decides (only regular units count, and the quality checks must pass).
+  const crowdQuota = Number(app.dataset.crowdQuota) || 0;
   const byId = function (id) { return document.getElementById(id); };
   const ui = {
     unit: byId("unit"),
@@ -247,6 +250,18 @@
     window.location.assign(urls.done);
   }
 
+  async function crowdFinished(progress) {
+    if (!crowdQuota || !progress || !(progress.done >= crowdQuota)) return false;
+    try {
+      const res = await fetch(urls.done, { credentials: "same-origin", headers: { Accept: "application/json" } });
+      if (!res.ok) return false;
+      const data = await res.json();
+      return Boolean(data && data.finished);
+    } catch (err) {
+      return false; // keep annotating; the next submit asks again
+    }
+  }
+
   function showUnit(unit) {
     current = { unit: unit, key: newKey(), shownAt: performance.now() };
     renderPrompt(unit.prompt);
@@ -318,6 +333,10 @@
           collapseInstructionsOnce();
           const following = result.data.next || {};
           showProgress(following.progress);
+          if (await crowdFinished(following.progress)) {
+            finish();
+            return;
+          }
           if (following.unit) showUnit(following.unit);
           else await loadNext(); // nothing left, or the study was paused meanwhile: ask once
           return;

@@ -26,6 +26,7 @@
 
   linkDefaults("id_task_type", "id_task_config", readJSON("task-defaults"));
   linkDefaults("id_strategy", "id_strategy_params", readJSON("strategy-defaults"));
+  linkDefaults("id_pick_strategy", "id_pick_strategy_params", readJSON("strategy-defaults")); // study page picker
 
   // --- study page: export jobs ------------------------------------------------------------
   const table = document.getElementById("export-table");
