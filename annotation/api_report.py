@@ -11,7 +11,7 @@ from rest_framework.response import Response
 
 from annotation.api import study_for
 from annotation.errors import Invalid
-from annotation.report import study_report
+from annotation.report import study_report_cached
 
 
 class ReportQuerySerializer(serializers.Serializer):
@@ -22,7 +22,8 @@ class ReportQuerySerializer(serializers.Serializer):
 
 class StudyReportApi(GenericAPIView):
     """Progress, quality, agreement, ranking, bias, judge meta-evaluation, cross-elicitation
-    (with `compare`, a study of the same owner with the other kind of task) and strategies."""
+    (with `compare`, a study of the same owner with the other kind of task) and strategies.
+    Recomputed when judgments or exclusions change, else served from the cache for a minute."""
 
     serializer_class = ReportQuerySerializer
 
@@ -41,4 +42,4 @@ class StudyReportApi(GenericAPIView):
             raise Invalid("query does not fit", {k: " ".join(str(m) for m in v) for k, v in query.errors.items()})
         opts = query.validated_data
         compare = study_for(request.user, opts["compare"], need="manage") if opts["compare"] else None
-        return Response(study_report(study, include_excluded=opts["include_excluded"], compare=compare, n_boot=opts["n_boot"]))
+        return Response(study_report_cached(study, include_excluded=opts["include_excluded"], compare=compare, n_boot=opts["n_boot"]))

@@ -17,6 +17,7 @@ uniform, balanced or import chose the unit (and by 1 otherwise).
 
 from __future__ import annotations
 
+import hashlib
 import math
 import warnings
 from dataclasses import dataclass
@@ -25,6 +26,8 @@ from typing import Any
 
 import numpy as np
 from django.contrib.auth import get_user_model
+from django.core.cache import cache
+from django.db.models import Count, F, Max, Q, Sum
 from django.db.models.functions import Length
 
 import prefstats as ps
@@ -404,6 +407,31 @@ def study_report(
     if compare is not None:
         report["cross_elicitation"] = _cross_elicitation(ctx, compare, include_excluded)
     report["strategies"] = _strategies(ctx)
+    return report
+
+
+CACHE_SECONDS = 60
+
+
+def _fingerprint(study: Study) -> str:
+    """What the report depends on that changes as people work: judgments and exclusions
+    (judge scores imported later show up when the cache entry expires)."""
+    ann = Annotation.objects.filter(study=study).aggregate(n=Count("id"), last=Max("id"))
+    mem = StudyMembership.objects.filter(study=study).aggregate(
+        n=Count("id"), excluded=Count("id", filter=Q(excluded=True)), checks=Sum(F("qc_passed") + F("qc_failed"))
+    )
+    return f"{study.pk}.{study.created_at.timestamp()}.{study.updated_at.timestamp()}.{ann['n']}.{ann['last']}.{mem['n']}.{mem['excluded']}.{mem['checks']}"
+
+
+def study_report_cached(study: Study, *, include_excluded: bool = False, compare: Study | None = None, n_boot: int | None = None) -> dict[str, Any]:
+    """``study_report``, kept for a minute while the study's judgments and exclusions stay
+    the same (two cheap aggregate queries per study decide), for dashboards that poll."""
+    parts = [_fingerprint(study), _fingerprint(compare) if compare else "-", str(include_excluded), str(n_boot)]
+    key = "study-report:" + hashlib.sha256("|".join(parts).encode()).hexdigest()[:32]
+    report = cache.get(key)
+    if report is None:
+        report = study_report(study, include_excluded=include_excluded, compare=compare, n_boot=n_boot)
+        cache.set(key, report, CACHE_SECONDS)
     return report
 
 

@@ -351,6 +351,12 @@ def test_api_and_command_give_the_same_document(pairwise_study, capsys):
     text = capsys.readouterr().out
     assert "position bias: first shown wins" in text and "sys-a" in text
     assert client.get(f"/api/v1/studies/{pairwise_study.slug}/report/?n_boot=-1").status_code == 400
+    # polled: the same document while nothing changes, a new one once an annotator is excluded
+    again = client.get(f"/api/v1/studies/{pairwise_study.slug}/report/?n_boot=20").json()
+    assert again["generated_at"] == client.get(f"/api/v1/studies/{pairwise_study.slug}/report/?n_boot=20").json()["generated_at"]
+    StudyMembership.objects.filter(study=pairwise_study, user__username="fair").update(excluded=True, excluded_reason="manual")
+    fresh = client.get(f"/api/v1/studies/{pairwise_study.slug}/report/?n_boot=20").json()
+    assert fresh["counts"]["excluded_annotators"] == 1 and fresh["counts"]["analysed"] < again["counts"]["analysed"]
     annotator = StudyMembership.objects.filter(study=pairwise_study, role="annotator").first().user
     client.force_authenticate(annotator)
     assert client.get(f"/api/v1/studies/{pairwise_study.slug}/report/").status_code == 404
