@@ -11,7 +11,13 @@ from annotation.errors import Conflict, NotFound
 from annotation.serializers import RegistrySerializer
 from exports.formats import all_exporters
 from exports.models import ExportJob, ImportJob
-from exports.services import export_create, export_file, export_retry, import_create, import_lines_read
+from exports.services import (
+    export_create,
+    export_file,
+    export_retry,
+    import_create,
+    import_lines_read,
+)
 
 
 class ExportJobSerializer(serializers.ModelSerializer):

@@ -74,9 +74,11 @@ def render_card(spec: Mapping[str, Any], format_name: str, summary: ExportSummar
         f"- redundancy (judgments wanted per unit): {spec.get('redundancy')}",
         f"- elicitation strategy: `{strategy.get('name')}` with params `{json.dumps(strategy.get('params', {}), sort_keys=True)}`",
         f"- quality settings: `{json.dumps(quality, sort_keys=True)}`",
-        f"  (gold units at rate {quality.get('gold_rate', 0)}, attention checks at rate {quality.get('attention_rate', 0)}; "
-        f"annotators excluded below a pass rate of {quality.get('min_pass_rate', 0)} after {quality.get('min_checks', 3)} checks; "
-        f"judgments under {quality.get('min_seconds_per_unit', 0)} s per unit count as speeding)",
+        (
+            f"  (gold units at rate {quality.get('gold_rate', 0)}, attention checks at rate {quality.get('attention_rate', 0)}; "
+            f"annotators excluded below a pass rate of {quality.get('min_pass_rate', 0)} after {quality.get('min_checks', 3)} checks; "
+            f"judgments under {quality.get('min_seconds_per_unit', 0)} s per unit count as speeding)"
+        ),
         "",
         "### Instructions shown to annotators",
         "",

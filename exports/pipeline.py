@@ -14,7 +14,6 @@ from exports.card import render_card
 from exports.formats.base import AnnotationRow, ExportContext, Exporter, ExportSummary
 from exports.formats.stats import StreamStats
 
-
 DROPPED = ("qc_excluded_annotator_judgments", "excluded_annotator_judgments", "speeder_judgments", "qc_judgments")
 
 

@@ -1,26 +1,35 @@
 """Streaming reads for exports: judgments as AnnotationRow, ordered by item, then unit, then
 id, through a server-side cursor on PostgreSQL, so memory does not grow with the study.
 
-Built for a million judgments: the rows are read with plain SQL (no model instances, no
-per-value ORM converters); the annotation query carries no item text, since the item's prompt
-and candidates are shared by all its judgments: they are fetched once per chunk of
-annotations (two queries a chunk, whatever its size). Within a unit, identical JSON values
-(display orders, responses) are decoded once, and so are the records a response stands for.
+Built for a million judgments:
+- plain SQL, no model instances and no per-value ORM converters; PostgreSQL writes the
+  timestamps as ISO text itself;
+- the annotation query carries no item text: an item's prompt and candidates are shared by
+  all its judgments, so they are fetched once per chunk of annotations (two queries a chunk);
+- within a unit, identical JSON values (display orders, responses) are decoded once, and so
+  are the records a response stands for;
+- on PostgreSQL (outside a transaction) a reader thread with its own connection fetches the
+  next chunk while this one is turned into rows: the database's work and the network overlap
+  with Python's, and the export reads one consistent snapshot (REPEATABLE READ, READ ONLY,
+  no WITH HOLD copy of the result).
 """
 
 from __future__ import annotations
 
 import json
+import queue
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 
 from annotation.models import Annotation, Candidate, Item, Study, StudyMembership, Unit
 from annotation.task_types import get_task_type
 from exports.formats import AnnotationRow, CandidateRow
 
 CHUNK = 10_000
+PREFETCH = 2  # chunks read ahead by the reader thread (memory: a few chunks)
 
 _scan = json.JSONDecoder().scan_once  # the C scanner, without json.loads' Python-level wrapping
 
@@ -33,9 +42,9 @@ PG_ISO = (
 )
 
 
-def _sql() -> tuple[str, str, str]:
+def _sql(vendor: str) -> tuple[str, str, str]:
     a, u = Annotation._meta.db_table, Unit._meta.db_table
-    postgres = connection.vendor == "postgresql"
+    postgres = vendor == "postgresql"
     submitted = PG_ISO.format(col="a.submitted_at") if postgres else "a.submitted_at"
     annotations = (
         f"SELECT a.id, a.unit_id, a.item_id, a.annotator_id, a.response, a.display_order, a.strategy, a.propensity, "
@@ -71,8 +80,8 @@ def _json(value):
     return obj if end == len(value) else json.loads(value)
 
 
-def _lookups(item_ids: list[int], items_sql: str, candidates_sql: str):
-    """Items and their candidates for a chunk, by item pk."""
+def _lookups(db, item_ids: list[int], items_sql: str, candidates_sql: str):
+    """Items and their candidates, by item pk."""
     if "%s" in items_sql:
         params = [item_ids]
     else:
@@ -80,7 +89,7 @@ def _lookups(item_ids: list[int], items_sql: str, candidates_sql: str):
         params = item_ids
     items: dict[int, tuple] = {}
     candidates: dict[int, dict[int, CandidateRow]] = {}
-    with connection.cursor() as cursor:
+    with db.cursor() as cursor:
         cursor.execute(items_sql, params)
         for pk, external_id, prompt, reference, doc_id, seg_id, meta in cursor.fetchall():
             items[pk] = (external_id, _json(prompt), reference, doc_id, seg_id, _json(meta))
@@ -91,20 +100,13 @@ def _lookups(item_ids: list[int], items_sql: str, candidates_sql: str):
     return items, candidates
 
 
-def annotation_rows(study: Study, *, chunk_size: int = CHUNK) -> Iterator[AnnotationRow]:
-    task_type = get_task_type(study.task_type)
-    config = study.task_config
-    records_of = task_type.records
-    excluded = set(StudyMembership.objects.filter(study=study, excluded=True).values_list("user_id", flat=True))
-    # Raters of imported judgments keep their original names (e.g. "rater1" of a WMT file);
-    # everyone else is pseudonymous.
-    names = dict(StudyMembership.objects.filter(study=study, platform="import").values_list("user_id", "worker_id"))
-    annotations_sql, items_sql, candidates_sql = _sql()
+def _chunks(db, study_id: int, chunk_size: int) -> Iterator[tuple[list, dict, dict]]:
+    """(annotation rows, their items, their candidates), chunk by chunk, on connection `db`."""
+    annotations_sql, items_sql, candidates_sql = _sql(db.vendor)
     items: dict[int, tuple] = {}
     candidates: dict[int, dict[int, CandidateRow]] = {}
-    unit_key = None
-    with connection.chunked_cursor() as cursor:  # server-side (named) on PostgreSQL
-        cursor.execute(annotations_sql, [study.pk])
+    with db.chunked_cursor() as cursor:  # server-side (named) on PostgreSQL
+        cursor.execute(annotations_sql, [study_id])
         while chunk := cursor.fetchmany(chunk_size):
             wanted = {row[2] for row in chunk}
             # keep only the item that continues from the last chunk: memory stays one chunk's worth
@@ -112,30 +114,95 @@ def annotation_rows(study: Study, *, chunk_size: int = CHUNK) -> Iterator[Annota
             candidates = {pk: candidates[pk] for pk in items}
             missing = sorted(wanted - items.keys())
             if missing:
-                new_items, new_candidates = _lookups(missing, items_sql, candidates_sql)
+                new_items, new_candidates = _lookups(db, missing, items_sql, candidates_sql)
                 items.update(new_items)
                 candidates.update(new_candidates)
-            for (ann_id, unit_id, item_pk, annotator_id, response_raw, order_raw, strategy, propensity, submitted_at,
-                 duration_ms, revision, cand_ids_raw, kind) in chunk:
-                external_id, prompt, reference, doc_id, seg_id, meta = items[item_pk]
-                if unit_id != unit_key:  # a unit's judgments share candidates, and often orders and responses
-                    unit_key = unit_id
-                    cand_ids = _json(cand_ids_raw)
-                    of_item = candidates[item_pk]
-                    unit_candidates = tuple(of_item[c] for c in cand_ids)
-                    decoded: dict = {}
-                    records_memo: dict = {}
-                key = order_raw if isinstance(order_raw, str) else json.dumps(order_raw)
-                display_order = decoded.get(key)
-                if display_order is None:
-                    display_order = decoded[key] = tuple(_json(order_raw))
-                rkey = response_raw if isinstance(response_raw, str) else json.dumps(response_raw, sort_keys=True)
-                memo = records_memo.get(rkey)
-                if memo is None:
-                    response = _json(response_raw)
-                    memo = records_memo[rkey] = (response, records_of(config, cand_ids, response))
-                yield AnnotationRow(
-                    ann_id, unit_id, external_id, prompt, unit_candidates, display_order, names.get(annotator_id) or f"a{annotator_id}", memo[0], memo[1],
-                    strategy, propensity, _iso(submitted_at), duration_ms, revision, reference, doc_id, seg_id, meta, kind,
-                    annotator_id in excluded,
-                )
+            yield chunk, items, candidates
+
+
+_DONE = object()
+
+
+def _read_ahead(study_id: int, chunk_size: int) -> Iterator[tuple[list, dict, dict]]:
+    """_chunks on a connection of its own, in a thread, PREFETCH chunks ahead."""
+    handoff: queue.Queue = queue.Queue(maxsize=PREFETCH)
+    stop = threading.Event()
+
+    def put(value) -> bool:
+        while not stop.is_set():
+            try:
+                handoff.put(value, timeout=0.5)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def read() -> None:
+        reader = connections.create_connection(DEFAULT_DB_ALIAS)
+        try:
+            reader.set_autocommit(False)
+            with reader.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            for part in _chunks(reader, study_id, chunk_size):
+                if not put(part):
+                    return
+            put(_DONE)
+        except BaseException as exc:  # handed to the consumer, raised there
+            put(exc)
+        finally:
+            try:
+                reader.rollback()
+            finally:
+                reader.close()
+
+    thread = threading.Thread(target=read, name=f"export-reader-{study_id}", daemon=True)
+    thread.start()
+    try:
+        while (part := handoff.get()) is not _DONE:
+            if isinstance(part, BaseException):
+                raise part
+            yield part
+    finally:
+        stop.set()
+        thread.join()
+
+
+def annotation_rows(study: Study, *, chunk_size: int = CHUNK) -> Iterator[AnnotationRow]:
+    task_type = get_task_type(study.task_type)
+    config = study.task_config
+    records_of = task_type.records
+    excluded = set(StudyMembership.objects.filter(study=study, excluded=True).values_list("user_id", flat=True))
+    if connection.vendor == "postgresql" and not connection.in_atomic_block:
+        chunks = _read_ahead(study.pk, chunk_size)
+    else:  # SQLite, or inside a transaction (whose uncommitted rows only this connection sees)
+        chunks = _chunks(connection, study.pk, chunk_size)
+    annotators: dict[int, str] = {}
+    unit_key = None
+    for chunk, items, candidates in chunks:
+        for (ann_id, unit_id, item_pk, annotator_id, response_raw, order_raw, strategy, propensity, submitted_at,
+             duration_ms, revision, cand_ids_raw, kind) in chunk:
+            external_id, prompt, reference, doc_id, seg_id, meta = items[item_pk]
+            if unit_id != unit_key:  # a unit's judgments share candidates, and often orders and responses
+                unit_key = unit_id
+                cand_ids = _json(cand_ids_raw)
+                of_item = candidates[item_pk]
+                unit_candidates = tuple(of_item[c] for c in cand_ids)
+                decoded: dict = {}
+                records_memo: dict = {}
+            key = order_raw if isinstance(order_raw, str) else json.dumps(order_raw)
+            display_order = decoded.get(key)
+            if display_order is None:
+                display_order = decoded[key] = tuple(_json(order_raw))
+            rkey = response_raw if isinstance(response_raw, str) else json.dumps(response_raw, sort_keys=True)
+            memo = records_memo.get(rkey)
+            if memo is None:
+                response = _json(response_raw)
+                memo = records_memo[rkey] = (response, records_of(config, cand_ids, response))
+            annotator = annotators.get(annotator_id)
+            if annotator is None:
+                annotator = annotators[annotator_id] = f"a{annotator_id}"
+            yield AnnotationRow(
+                ann_id, unit_id, external_id, prompt, unit_candidates, display_order, annotator, memo[0], memo[1],
+                strategy, propensity, _iso(submitted_at), duration_ms, revision, reference, doc_id, seg_id, meta, kind,
+                annotator_id in excluded,
+            )

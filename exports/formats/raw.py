@@ -6,7 +6,14 @@ from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 
-from exports.formats.base import COMMON_OPTIONS, AnnotationRow, ExportContext, Exporter, ExportSummary, FileSchema
+from exports.formats.base import (
+    COMMON_OPTIONS,
+    AnnotationRow,
+    ExportContext,
+    Exporter,
+    ExportSummary,
+    FileSchema,
+)
 from exports.formats.jsonl import fragment, open_jsonl, write_fragments
 from exports.formats.registry import register_exporter
 

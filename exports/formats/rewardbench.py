@@ -14,8 +14,19 @@ from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 
-from exports.formats.base import AnnotationRow, ExportContext, Exporter, ExportSummary, FormatError
-from exports.formats.preferences import PREFERENCE_OPTIONS, as_text, parse_preference_options, preference_pairs
+from exports.formats.base import (
+    AnnotationRow,
+    ExportContext,
+    Exporter,
+    ExportSummary,
+    FormatError,
+)
+from exports.formats.preferences import (
+    PREFERENCE_OPTIONS,
+    as_text,
+    parse_preference_options,
+    preference_pairs,
+)
 from exports.formats.registry import register_exporter
 from exports.formats.sinks import Table, parse_file_format
 from exports.formats.splits import SPLIT_OPTIONS, parse_split_options, splitter_from

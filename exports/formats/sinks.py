@@ -57,7 +57,9 @@ class Table:
             path = out_dir / rel
             path.parent.mkdir(parents=True, exist_ok=True)
             if file_format == "parquet":
-                from exports.formats.parquet_writer import ParquetSink  # pyarrow only when asked for
+                from exports.formats.parquet_writer import (
+                    ParquetSink,  # pyarrow only when asked for
+                )
 
                 self.sinks[split] = ParquetSink(path, {name: kind for name, (kind, _) in columns.items()})
             else:

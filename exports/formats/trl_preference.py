@@ -23,7 +23,14 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from exports.formats.base import AnnotationRow, ExportContext, Exporter, ExportSummary, FormatError
+from exports.formats.base import (
+    AnnotationRow,
+    ExportContext,
+    Exporter,
+    ExportSummary,
+    FormatError,
+)
+from exports.formats.jsonl import fragment
 from exports.formats.preferences import (
     PREFERENCE_OPTIONS,
     Pair,
@@ -34,7 +41,6 @@ from exports.formats.preferences import (
     shape_completion,
     shape_prompt,
 )
-from exports.formats.jsonl import fragment
 from exports.formats.registry import register_exporter
 from exports.formats.sinks import Table, parse_file_format
 from exports.formats.splits import SPLIT_OPTIONS, parse_split_options, splitter_from
@@ -46,8 +52,10 @@ COLUMNS = {
     "prompt": ("text", "the prompt: text, or chat messages in the conversational form"),
     "chosen": ("text", "the preferred completion (text, or one assistant message; with the prompt in front in the implicit form)"),
     "rejected": ("text", "the other completion, in the same form as `chosen`"),
-    "margin": ("float", "preference strength on the study's scale (per judgment; null without a scale), vote margin "
-               "(majority) or difference of Bradley–Terry scores (bt)"),
+    "margin": ("float", (
+        "preference strength on the study's scale (per judgment; null without a scale), vote margin "
+        "(majority) or difference of Bradley–Terry scores (bt)"
+    )),
     "prompt_id": ("string", "the item's id"),
     "chosen_system": ("string", "system that produced `chosen`"),
     "rejected_system": ("string", "system that produced `rejected`"),

@@ -14,9 +14,14 @@ from collections import Counter
 from collections.abc import Iterable
 from itertools import groupby
 from pathlib import Path
-from typing import Any
 
-from exports.formats.base import AnnotationRow, ExportContext, Exporter, ExportSummary, FormatError
+from exports.formats.base import (
+    AnnotationRow,
+    ExportContext,
+    Exporter,
+    ExportSummary,
+    FormatError,
+)
 from exports.formats.preferences import (
     PREFERENCE_OPTIONS,
     latest_revisions,

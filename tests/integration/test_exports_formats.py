@@ -16,10 +16,17 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from annotation.errors import Invalid
-from annotation.models import Annotation, Assignment, Candidate, Item, StudyMembership, Unit
+from annotation.models import (
+    Annotation,
+    Assignment,
+    Candidate,
+    Item,
+    StudyMembership,
+    Unit,
+)
 from annotation.services import items_import
 from annotation.task_types import get_task_type
-from exports.formats import AnnotationRow, CandidateRow, get_exporter
+from exports.formats import AnnotationRow, CandidateRow
 from exports.selectors import annotation_rows
 from exports.services import export_to_folder, judge_scores_import
 from tests.factories import add_annotator, make_study, make_user
@@ -86,7 +93,7 @@ def study_with_judgments():
 ])
 def test_every_preference_format_from_the_database_loads_with_datasets(tmp_path, study_with_judgments, format_name, options):
     datasets = pytest.importorskip("datasets")
-    study, users = study_with_judgments
+    study, _ = study_with_judgments
     out = tmp_path / "out"
     counts = export_to_folder(study=study, format_name=format_name, options=options, out_dir=out)
     card = (out / "README.md").read_text()
@@ -215,3 +222,25 @@ def test_the_real_hh_rlhf_file_imports_whole_or_not_at_all(shared_data, tmp_path
     with pytest.raises(CommandError, match="line 2313, rejected"):
         call_command("import_preferences", other.slug, str(broken))
     assert not Item.objects.filter(study=other).exists()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_the_reader_thread_gives_the_rows_of_the_plain_cursor_and_stops_with_its_consumer():
+    import threading
+
+    from django.db import connection, transaction
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the reader thread runs on PostgreSQL only (set DATABASE_URL=postgres://...)")
+    owner = make_user("owner", researcher=True)
+    study = make_study(owner, items=15, redundancy=2, task_config={"allow_tie": True}, slug="threaded")
+    bulk_annotate(study, [add_annotator(study, "ann0"), add_annotator(study, "ann1")], lambda unit, k: "tie" if k else unit.candidate_ids[0])
+    threaded = list(annotation_rows(study, chunk_size=7))  # autocommit: the reader thread, its own connection
+    with transaction.atomic():
+        plain = list(annotation_rows(study, chunk_size=7))  # in a transaction: this connection's cursor
+    assert threaded == plain and len(plain) == 30
+    rows = annotation_rows(study, chunk_size=3)
+    next(rows)
+    rows.close()
+    assert not [t for t in threading.enumerate() if t.name.startswith("export-reader")]

@@ -68,7 +68,7 @@ def leftovers() -> list[Path]:
 
 
 def test_progress_is_written_while_the_export_runs(study, monkeypatch, django_capture_on_commit_callbacks):
-    import exports.services as services
+    from exports import services
 
     seen = []
     original = services.annotation_rows

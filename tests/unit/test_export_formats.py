@@ -402,7 +402,7 @@ def endless(n: int) -> Iterator:
     ("pairwise-judgments", {}), ("trl-unpaired", {"test_size": 0.1}),
 ])
 def test_memory_does_not_grow_with_the_stream(tmp_path, monkeypatch, name, options):
-    import exports.formats.parquet_writer as parquet_writer
+    from exports.formats import parquet_writer
 
     monkeypatch.setattr(parquet_writer, "ROWS_PER_GROUP", 1000)  # a Parquet row group is the one buffer
     spec = PairStudy().spec

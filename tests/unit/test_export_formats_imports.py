@@ -5,6 +5,7 @@ input per validation error, each named by line and field."""
 from __future__ import annotations
 
 import json
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -72,7 +73,7 @@ def test_hh_rlhf_as_chat():
     items = parse("hh-rlhf", hh_lines())
     first = items[0]
     roles = [m["role"] for m in first.prompt]
-    assert roles[0] == "user" and roles[-1] == "user" and all(a != b for a, b in zip(roles, roles[1:]))
+    assert roles[0] == "user" and roles[-1] == "user" and all(a != b for a, b in pairwise(roles))
     assert not first.candidates[0].text.startswith(" ")
     assert items[1].candidates[0].text == ""  # the empty reply stays empty
 
@@ -120,10 +121,10 @@ PREFERENCE_ERRORS = [
     ('{"chosen": "x"}', 1, "rejected"),
     ('{"chosen": "x", "rejected": [{"role": "assistant", "content": "y"}]}', 1, "rejected"),
     ('{"chosen": "\\n\\nHuman: a\\n\\nAssistant: x", "rejected": "\\n\\nHuman: b\\n\\nAssistant: y"}', 1, "chosen"),
-    ('{"prompt": "q", "chosen": [{"role": "assistant", "content": "a"}, {"role": "user", "content": "b"}], '
-     '"rejected": [{"role": "assistant", "content": "c"}]}', 1, "chosen"),
-    ('{"prompt": [{"role": "robot", "content": "q"}], "chosen": [{"role": "assistant", "content": "a"}], '
-     '"rejected": [{"role": "assistant", "content": "b"}]}', 1, "prompt[0].role"),
+    (('{"prompt": "q", "chosen": [{"role": "assistant", "content": "a"}, {"role": "user", "content": "b"}], '
+      '"rejected": [{"role": "assistant", "content": "c"}]}'), 1, "chosen"),
+    (('{"prompt": [{"role": "robot", "content": "q"}], "chosen": [{"role": "assistant", "content": "a"}], '
+      '"rejected": [{"role": "assistant", "content": "b"}]}'), 1, "prompt[0].role"),
     ('{"prompt": "q", "chosen": 3, "rejected": "b"}', 1, "chosen"),
     ('{"prompt": "q", "chosen": "a", "rejected": "b", "score_chosen": "high"}', 1, "score_chosen"),
     ('{"prompt": "q", "chosen": "a", "rejected": "b", "chosen_system": ""}', 1, "chosen_system"),
