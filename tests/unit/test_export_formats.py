@@ -418,3 +418,19 @@ def test_memory_does_not_grow_with_the_stream(tmp_path, monkeypatch, name, optio
 
     small, large = peak(3_000), peak(30_000)
     assert large < small * 1.5 + 2_000_000, (small, large)
+
+
+def test_pairs_are_derived_from_likert_scores_with_a_minimum_margin(tmp_path):
+    s = StudyBuilder("likert", {"aspects": [{"name": "helpfulness", "scale": [1, 5]}]})
+    s.spec.update(slug="likert-pairs", name="Rate the answers")
+    ids = s.item("q1", "Explain tides.", {"m1": "The moon pulls the sea.", "m2": "Magic.", "m3": "Gravity of moon and sun."})
+    for annotator, ratings in (("a1", {"m1": 5, "m2": 1, "m3": 4}), ("a2", {"m1": 4, "m2": 2, "m3": 4})):
+        for system, value in ratings.items():
+            s.judge("q1", [system], annotator, {"ratings": {str(ids[system]): {"helpfulness": value}}})
+    rows = sorted(s.rows, key=lambda r: (r.unit_id, r.annotation_id))  # one item: contiguous
+    summary = run_exporter(get_exporter("trl-preference"), iter(rows), tmp_path, s.spec, {"min_margin": 1})
+    got = [(r["chosen_system"], r["rejected_system"], r["margin"], r["votes_chosen"]) for r in read_jsonl(tmp_path / "trl_preference.jsonl")]
+    # means: m1 4.5, m3 4.0, m2 1.5 -> m1>m2 (3.0), m3>m2 (2.5); m1-m3 (0.5) is under the margin
+    assert got == [("m1", "m2", 3.0, None), ("m3", "m2", 2.5, None)]
+    assert summary.counts["derived_pairs"] == 2 and "derived from the `helpfulness` scores" in (tmp_path / "README.md").read_text()
+    assert "annotator" not in read_jsonl(tmp_path / "trl_preference.jsonl")[0]
