@@ -46,7 +46,7 @@ SCORE_BATCH = 1000
 STORED_SUFFIXES = {".parquet", ".gz", ".zip"}
 
 
-def _exporter_and_options(format_name: str, options: dict[str, Any]):
+def _exporter_and_options(format_name: str, options: dict[str, Any], task_type: str | None = None):
     try:
         exporter = get_exporter(format_name)
     except KeyError as exc:
@@ -54,6 +54,8 @@ def _exporter_and_options(format_name: str, options: dict[str, Any]):
     if not isinstance(options, dict):
         raise Invalid("options: must be an object", {"options": "must be an object"})
     try:
+        if task_type is not None:
+            exporter.check_task_type(task_type)
         return exporter, exporter.parse_options(options)
     except FormatError as exc:
         raise Invalid(str(exc), {exc.field: exc.message}) from None
@@ -62,7 +64,7 @@ def _exporter_and_options(format_name: str, options: dict[str, Any]):
 def export_create(*, study: Study, user, format_name: str, options: dict[str, Any] | None = None) -> ExportJob:
     from exports.tasks import run_export
 
-    _, clean = _exporter_and_options(format_name, options or {})
+    _, clean = _exporter_and_options(format_name, options or {}, study.task_type)
     with transaction.atomic():
         job = ExportJob.objects.create(study=study, format=format_name, options=clean, created_by=user)
         transaction.on_commit(lambda: run_export.delay(job.pk))
@@ -71,7 +73,7 @@ def export_create(*, study: Study, user, format_name: str, options: dict[str, An
 
 def export_to_folder(*, study: Study, format_name: str, options: dict[str, Any], out_dir: Path, on_progress=None) -> dict:
     """Write data files and the dataset card into out_dir (created, must not exist)."""
-    exporter, clean = _exporter_and_options(format_name, options)
+    exporter, clean = _exporter_and_options(format_name, options, study.task_type)
     out_dir.mkdir(parents=True)
     done = 0
 

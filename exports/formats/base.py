@@ -116,6 +116,11 @@ class Exporter(ABC):
     label: str = ""
     option_defaults: Mapping[str, Any] = {}
     common_option_defaults: Mapping[str, Any] = COMMON_OPTIONS
+    task_types: tuple[str, ...] | None = None  # the task types it can export; None: any
+
+    def check_task_type(self, task_type: str) -> None:
+        if self.task_types is not None and task_type not in self.task_types:
+            raise FormatError(None, "format", f"{self.name} exports {' and '.join(self.task_types)} studies, not {task_type}")
 
     def parse_options(self, raw: Mapping[str, Any]) -> dict[str, Any]:
         known = {**self.common_option_defaults, **self.option_defaults}

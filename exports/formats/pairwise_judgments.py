@@ -48,6 +48,7 @@ COLUMNS = {
 class PairwiseJudgments(Exporter):
     name = "pairwise-judgments"
     label = "Pairwise judgments, one per row, ties kept (JSONL or Parquet)"
+    task_types = ("pairwise",)
     option_defaults = {"aspects": True, "file_format": "jsonl", **SPLIT_OPTIONS}
 
     def parse_options(self, raw):

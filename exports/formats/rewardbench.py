@@ -52,6 +52,7 @@ COLUMNS = {
 class RewardBench(Exporter):
     name = "rewardbench"
     label = "RewardBench-style evaluation pairs (Parquet or JSONL)"
+    task_types = ("pairwise",)
     option_defaults = {**PREFERENCE_OPTIONS, "aggregate": "majority", "subset": "", "file_format": "parquet", **SPLIT_OPTIONS}
 
     def parse_options(self, raw):

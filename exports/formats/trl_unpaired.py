@@ -53,6 +53,7 @@ COLUMNS = {
 class TrlUnpaired(Exporter):
     name = "trl-unpaired"
     label = "TRL unpaired preferences for KTO (JSONL or Parquet): prompt, completion, label"
+    task_types = ("pairwise",)
     option_defaults = {**PREFERENCE_OPTIONS, "both_bad": "negative", "conversational": "auto", "file_format": "jsonl", **SPLIT_OPTIONS}
 
     def parse_options(self, raw):

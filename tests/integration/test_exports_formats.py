@@ -244,3 +244,15 @@ def test_the_reader_thread_gives_the_rows_of_the_plain_cursor_and_stops_with_its
     next(rows)
     rows.close()
     assert not [t for t in threading.enumerate() if t.name.startswith("export-reader")]
+
+
+def test_a_format_that_cannot_export_the_task_type_is_refused_up_front():
+    from exports.models import ExportJob
+    from exports.services import export_create
+
+    owner = make_user("owner", researcher=True)
+    study = make_study(owner, items=0, task_type="likert", slug="likert")
+    with pytest.raises(Invalid) as caught:
+        export_create(study=study, user=owner, format_name="rewardbench")
+    assert caught.value.errors == {"format": "rewardbench exports pairwise studies, not likert"}
+    assert not ExportJob.objects.exists()
