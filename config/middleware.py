@@ -7,23 +7,13 @@ from __future__ import annotations
 
 import logging
 
-from django.db import InterfaceError, OperationalError, connections
+from django.db import InterfaceError, OperationalError
 from django.http import HttpResponse, JsonResponse
 
 log = logging.getLogger(__name__)
 
 RETRY_AFTER = "5"
 MESSAGE = "The database is unavailable for a moment; nothing was lost. Try again in a few seconds."
-
-
-def _close_broken_connections() -> None:
-    # A connection cut by a server restart is useless; drop it so that the next request of
-    # this thread connects afresh instead of failing on the dead socket.
-    for conn in connections.all(initialized_only=True):
-        try:
-            conn.close()
-        except Exception:  # noqa: BLE001, S110 - closing a dead connection may itself fail
-            pass
 
 
 class DatabaseUnavailableMiddleware:
@@ -36,8 +26,8 @@ class DatabaseUnavailableMiddleware:
     def process_exception(self, request, exception):
         if not isinstance(exception, (OperationalError, InterfaceError)):
             return None
+        # Django closes the broken connection when the request ends (it checks its health).
         log.warning("database unavailable during %s %s: %s", request.method, request.path, exception)
-        _close_broken_connections()
         if request.path.startswith("/api/"):
             response = JsonResponse({"detail": MESSAGE, "code": "unavailable"}, status=503)
         else:
@@ -52,8 +42,10 @@ class DatabaseUnavailableMiddleware:
 
 
 class RequestSizeLimitMiddleware:
-    """Refuse a request body larger than MAX_UPLOAD_BYTES (plus room for the form around the
-    file) from its Content-Length, before a byte of it is read or spooled to disk."""
+    """Refuse an oversized request body from its Content-Length, before a byte of it is read
+    or spooled to disk: a file upload (multipart) may carry MAX_UPLOAD_BYTES (plus room for the
+    form around the file), anything else DATA_UPLOAD_MAX_MEMORY_SIZE (DRF's JSON parser reads
+    the body whole, and Django's own check does not apply to it)."""
 
     SLACK = 1024 * 1024
 
@@ -67,11 +59,15 @@ class RequestSizeLimitMiddleware:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
             length = 0
-        limit = settings.MAX_UPLOAD_BYTES + self.SLACK
-        if length > limit:
-            message = f"file: larger than {settings.MAX_UPLOAD_BYTES} bytes (the request has {length} bytes)"
+        if request.META.get("CONTENT_TYPE", "").startswith("multipart/"):
+            limit, allowed, field = settings.MAX_UPLOAD_BYTES + self.SLACK, settings.MAX_UPLOAD_BYTES, "file"
+        else:
+            limit = allowed = settings.DATA_UPLOAD_MAX_MEMORY_SIZE or 0
+            field = "request"
+        if limit and length > limit:
+            message = f"{field}: larger than {allowed} bytes (the request has {length} bytes)"
             if request.path.startswith("/api/"):
-                return JsonResponse({"detail": message, "code": "too_large", "errors": {"file": "too large"}}, status=413)
+                return JsonResponse({"detail": message, "code": "too_large", "errors": {field: "too large"}}, status=413)
             return HttpResponse(
                 f"<!doctype html><title>Too large</title><h1>Upload too large</h1><p>{message}</p>",
                 status=413,

@@ -119,9 +119,16 @@ class Driver:
             return status, text
 
     async def sign_in(self, http, username: str) -> dict[str, str]:
+        # A sign-in costs a password hash (PBKDF2, ~0.3 s of a core): a few at a time, as
+        # annotators trickle in, and a generous timeout, so that 32 at once measure the
+        # hashing rather than time out.
+        async with self.signing_in:
+            return await self._sign_in(http, username)
+
+    async def _sign_in(self, http, username: str) -> dict[str, str]:
         cookies: dict[str, str] = {}
         t0 = time.perf_counter()
-        async with http.get(self.base + "/login/") as response:
+        async with http.get(self.base + "/login/", timeout=aiohttp.ClientTimeout(total=300)) as response:
             _set_cookies(response, cookies)
             page = await response.text()
         match = CSRF_INPUT.search(page)
@@ -129,7 +136,8 @@ class Driver:
             raise SystemExit("the login page carries no CSRF token")
         form = {"csrfmiddlewaretoken": match.group(1), "username": username, "password": self.study["password"], "next": "/"}
         headers = {"Cookie": _cookie_header(cookies), "Referer": self.base + "/login/"}
-        async with http.post(self.base + "/login/", data=form, headers=headers, allow_redirects=False) as response:
+        async with http.post(self.base + "/login/", data=form, headers=headers, allow_redirects=False,
+                             timeout=aiohttp.ClientTimeout(total=300)) as response:
             _set_cookies(response, cookies)
             ok = response.status == 302 and "sessionid" in cookies
             if not ok:
@@ -195,6 +203,7 @@ class Driver:
         connector = aiohttp.TCPConnector(limit=self.slots * 2, force_close=False)
         timeout = aiohttp.ClientTimeout(total=30)
         signed_in = asyncio.Barrier(self.slots + 1)
+        self.signing_in = asyncio.Semaphore(4)
         async with aiohttp.ClientSession(connector=connector, timeout=timeout, cookie_jar=aiohttp.DummyCookieJar()) as http:
             self.stop_at = float("inf")
             tasks = [asyncio.create_task(self.slot(http, i, signed_in)) for i in range(self.slots)]

@@ -53,6 +53,10 @@ def test_a_request_announcing_too_large_a_body_is_refused_before_it_is_read(owne
     page = client.post(reverse("study_upload", args=[study.slug]), {"file": io.BytesIO(b"{}")}, CONTENT_LENGTH=huge)
     assert page.status_code == 413 and b"larger than 1000 bytes" in page.content
     assert not Item.objects.filter(study=study).exists()
+    # Anything but a file upload is held to Django's limit for request bodies.
+    big = client.post(f"/api/v1/studies/{study.slug}/next/", "{}", content_type="application/json",
+                      CONTENT_LENGTH=str(settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 1))
+    assert big.status_code == 413 and big.json()["errors"] == {"request": "too large"}
 
 
 def test_a_file_over_the_row_limit_is_refused_whole(owner_and_study, settings):
