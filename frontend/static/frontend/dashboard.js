@@ -43,6 +43,15 @@
     return node;
   }
 
+  // A (possibly shortened) name with the whole name as its tooltip, beside the text element
+  // so that the text itself holds only what is shown.
+  function nameLabel(attrs, name, chars) {
+    const g = sv("g", { class: "name" });
+    g.appendChild(sv("title", {}, name));
+    g.appendChild(sv("text", attrs, short(name, chars)));
+    return g;
+  }
+
   function isNum(x) { return typeof x === "number" && isFinite(x); }
   function fmt(x, digits) { return isNum(x) ? x.toFixed(digits === undefined ? 3 : digits) : "–"; }
   function pct(x, digits) { return isNum(x) ? (100 * x).toFixed(digits === undefined ? 1 : digits) + "%" : "–"; }
@@ -58,6 +67,17 @@
     return text;
   }
   function ivBlock(b, f) { return b ? iv(b.estimate, b.low, b.high, f) : "–"; }
+  // For tables: the estimate, then its interval smaller (two decimals are enough there).
+  function ivCell(b, className) {
+    const span = el("span", className || "");
+    if (!b || !isNum(b.estimate)) {
+      span.textContent = "–";
+      return span;
+    }
+    span.appendChild(el("span", "est", fmt(b.estimate)));
+    if (isNum(b.low) && isNum(b.high)) span.appendChild(el("span", "iv", " [" + fmt(b.low, 2) + ", " + fmt(b.high, 2) + "]"));
+    return span;
+  }
   function short(name, n) {
     const s = String(name);
     return s.length > n ? s.slice(0, n - 1) + "…" : s;
@@ -171,7 +191,7 @@
   // Dots with interval whiskers, one row per entry: rows = [{label, est, low, high, cls, tip, strong}].
   function dotPlot(rows, opts) {
     const W = opts.width || 620;
-    const L = opts.labelWidth || 170;
+    const L = opts.labelWidth || 180;
     const R = opts.valueWidth || 118;
     const top = 10;
     const rowH = 24;
@@ -203,10 +223,8 @@
       const cy = top + i * rowH + rowH / 2;
       const g = sv("g", { class: "row" + (r.cls ? " " + r.cls : "") });
       if (i % 2 === 0) g.appendChild(sv("rect", { class: "stripe", x: 0, y: cy - rowH / 2, width: W, height: rowH }));
-      const label = sv("text", { class: "label" + (r.strong ? " strong" : ""), x: L - 10, y: cy, "text-anchor": "end", "dominant-baseline": "middle" },
-        short(r.label, opts.labelChars || 24));
-      tip(label, r.label);
-      g.appendChild(label);
+      g.appendChild(nameLabel({ class: "label" + (r.strong ? " strong" : ""), x: L - 10, y: cy, "text-anchor": "end", "dominant-baseline": "middle" },
+        r.label, opts.labelChars || 27));
       if (isNum(r.low) && isNum(r.high)) {
         g.appendChild(sv("line", { class: "interval", x1: X(r.low), x2: X(r.high), y1: cy, y2: cy }));
         g.appendChild(sv("line", { class: "cap", x1: X(r.low), x2: X(r.low), y1: cy - 4, y2: cy + 4 }));
@@ -245,18 +263,16 @@
     const k = order.length;
     const cell = k <= 5 ? 58 : k <= 8 ? 46 : k <= 14 ? 34 : 24;
     const showText = cell >= 34;
-    const chars = 20;
-    const L = 150;
+    const chars = 22;
+    const L = 160;
     const T = 96;
     const W = L + k * cell + 12;
     const H = T + k * cell + 12;
     const svg = svgRoot(W, H, id, "Win-rate matrix: share of comparisons the row system won against the column system", "heatmap");
     order.forEach(function (a, r) {
-      const label = sv("text", { class: "label", x: L - 8, y: T + r * cell + cell / 2, "text-anchor": "end", "dominant-baseline": "middle" }, short(a, chars));
-      svg.appendChild(tip(label, a));
+      svg.appendChild(nameLabel({ class: "label", x: L - 8, y: T + r * cell + cell / 2, "text-anchor": "end", "dominant-baseline": "middle" }, a, chars));
       const cx = L + r * cell + cell / 2;
-      const col = sv("text", { class: "label col-label", x: cx, y: T - 8, transform: "rotate(-40 " + cx + " " + (T - 8) + ")" }, short(a, chars));
-      svg.appendChild(tip(col, a));
+      svg.appendChild(nameLabel({ class: "label col-label", x: cx, y: T - 8, transform: "rotate(-40 " + cx + " " + (T - 8) + ")" }, a, chars));
     });
     order.forEach(function (a, r) {
       order.forEach(function (b, c) {
@@ -315,7 +331,8 @@
     const maxBar = Math.max(1, Math.max.apply(null, tl.judgments));
     const lastCum = tl.cumulative[n - 1] || 0;
     const maxCum = Math.max(1, lastCum, target || 0);
-    const band = (W - L - R) / n;
+    const band = Math.min(72, (W - L - R) / n);
+    const x0 = L + ((W - L - R) - band * n) / 2; // few buckets: narrow bars in the middle
     const yBar = linear(0, maxBar, H - B, T);
     const yCum = linear(0, maxCum, H - B, T);
     ticks(0, maxBar, 4).forEach(function (t) {
@@ -327,7 +344,7 @@
     });
     const gap = band > 6 ? Math.min(band * 0.2, 8) : 0;
     tl.judgments.forEach(function (v, i) {
-      const x = L + i * band + gap / 2;
+      const x = x0 + i * band + gap / 2;
       const rect = sv("rect", { class: "bar", x: x, y: yBar(v), width: Math.max(1, band - gap), height: Math.max(0, H - B - yBar(v)) });
       svg.appendChild(tip(rect, bucketLabel(tl.start[i], tl.bucket) + ": " + count(v, "judgment") + " (" + tl.cumulative[i] + " in total)"));
     });
@@ -335,18 +352,18 @@
       svg.appendChild(sv("line", { class: "target", x1: L, x2: W - R, y1: yCum(target), y2: yCum(target) }));
       svg.appendChild(sv("text", { class: "tick target-label", x: W - R - 4, y: yCum(target) - 5, "text-anchor": "end" }, "target " + target));
     }
-    const pts = tl.cumulative.map(function (v, i) { return [L + (i + 0.5) * band, yCum(v)]; });
-    if (n === 1) pts.unshift([L, yCum(0)]);
+    const pts = tl.cumulative.map(function (v, i) { return [x0 + (i + 0.5) * band, yCum(v)]; });
+    pts.unshift([x0, yCum(0)]);
     const path = sv("path", { class: "cumulative", d: pts.map(function (p, i) { return (i ? "L" : "M") + p[0].toFixed(1) + " " + p[1].toFixed(1); }).join(" ") });
     svg.appendChild(path);
     if (n <= 60) {
       tl.cumulative.forEach(function (v, i) {
-        svg.appendChild(tip(sv("circle", { class: "cum-point", cx: L + (i + 0.5) * band, cy: yCum(v), r: 3 }), count(v, "judgment") + " in total"));
+        svg.appendChild(tip(sv("circle", { class: "cum-point", cx: x0 + (i + 0.5) * band, cy: yCum(v), r: 3 }), count(v, "judgment") + " in total"));
       });
     }
     const every = Math.max(1, Math.ceil(n / 8));
     for (let i = 0; i < n; i += every) {
-      svg.appendChild(sv("text", { class: "tick", x: L + (i + 0.5) * band, y: H - B + 16, "text-anchor": "middle" }, bucketLabel(tl.start[i], tl.bucket)));
+      svg.appendChild(sv("text", { class: "tick", x: x0 + (i + 0.5) * band, y: H - B + 16, "text-anchor": "middle" }, bucketLabel(tl.start[i], tl.bucket)));
     }
     svg.appendChild(sv("text", { class: "axis-label", x: L, y: H - 6 }, "bars: judgments per " + tl.bucket + " (left axis) · line: total (right axis), UTC"));
     return wrapChart(svg);
@@ -364,7 +381,7 @@
     const x = linear(0, max, L, W - R);
     rows.forEach(function (r, i) {
       const cy = 4 + i * rowH + rowH / 2;
-      svg.appendChild(tip(sv("text", { class: "label", x: L - 8, y: cy, "text-anchor": "end", "dominant-baseline": "middle" }, short(r.label, 20)), r.label));
+      svg.appendChild(nameLabel({ class: "label", x: L - 8, y: cy, "text-anchor": "end", "dominant-baseline": "middle" }, r.label, 20));
       svg.appendChild(tip(sv("rect", { class: "bar", x: L, y: cy - 8, width: Math.max(1, x(r.value) - L), height: 16, rx: 2 }), r.tip || r.text));
       svg.appendChild(sv("text", { class: "value", x: x(r.value) + 6, y: cy, "dominant-baseline": "middle" }, r.text));
     });
@@ -606,6 +623,10 @@
       return fill("sec-judges", [message("No judge scores on the candidates. Upload items whose candidates carry scores from metrics or reward models " +
         "(\"judges\": {\"comet\": 0.82, \"rm/skywork\": 1.7}) to meta-evaluate them against the humans here.", "na")]);
     }
+    if (!(j.segment || []).some(function (seg) { return seg.n > 0; })) {
+      return fill("sec-judges", [message("Judges found on the candidates: " + j.judges.join(", ") + ". They are compared with the humans once " +
+        "annotators have judged units that carry their scores.", "na")]);
+    }
     const system = {};
     (j.system || []).forEach(function (s) { system[s.judge] = s; });
     const segs = (j.segment || []).slice().sort(function (a, b) {
@@ -661,7 +682,7 @@
     );
     const trs = [];
     if (isNum(ceil.estimate)) {
-      const cells = ["Humans (ceiling)", "annotators", ceil.n, ivBlock(ceil), "–", "–"];
+      const cells = ["Humans (ceiling)", "annotators", ceil.n, ivCell(ceil), "–", "–"];
       if (hasPearson) cells.push("–");
       cells.push("–", "–", "–", "–");
       trs.push({ className: "human-row", cells: cells });
@@ -671,13 +692,16 @@
       const kindBadge = el("span", "badge kind-" + (s.kind === "reward_model" ? "rm" : "metric"), s.kind === "reward_model" ? "reward model" : "metric");
       const ece = s.calibration && s.calibration.ece;
       const cells = [
-        s.judge, kindBadge, s.n || 0, ivBlock(s.acc_eq),
+        s.judge, kindBadge, s.n || 0, ivCell(s.acc_eq),
         s.acc_eq && isNum(s.acc_eq.epsilon) ? fmt(s.acc_eq.epsilon) : "–",
-        { text: ivBlock(s.kendall_tau_b), title: s.kendall_tau_c ? "τc " + fmt(s.kendall_tau_c.estimate) + (s.wmt_tau_like ? " · WMT τ-like " + fmt(s.wmt_tau_like.estimate) : "") : "" },
       ];
-      if (hasPearson) cells.push(ivBlock(s.pearson));
-      cells.push(ivBlock(sys.pearson), ivBlock(sys.kendall_tau_b), sys.soft_pairwise_accuracy ? fmt(sys.soft_pairwise_accuracy.estimate) : "–",
-        ece ? { text: ivBlock(ece), className: s.kind === "reward_model" ? "" : "muted", title: s.kind === "reward_model" ? "" : "ECE assumes logit-scale scores: read it for reward models" } : "–");
+      const tau = ivCell(s.kendall_tau_b);
+      if (s.kendall_tau_c) tau.title = "τc " + fmt(s.kendall_tau_c.estimate) + (s.wmt_tau_like ? " · WMT τ-like " + fmt(s.wmt_tau_like.estimate) : "");
+      cells.push(tau);
+      if (hasPearson) cells.push(ivCell(s.pearson));
+      const eceCell = ivCell(ece, s.kind === "reward_model" ? "" : "muted");
+      if (s.kind !== "reward_model") eceCell.title = "ECE assumes logit-scale scores: read it for reward models";
+      cells.push(ivCell(sys.pearson), ivCell(sys.kendall_tau_b), sys.soft_pairwise_accuracy ? fmt(sys.soft_pairwise_accuracy.estimate) : "–", eceCell);
       trs.push({ className: "judge-row", cells: cells });
     });
     nodes.push(table(headers, trs, { id: "judges-table" }));
