@@ -16,6 +16,7 @@ from hypothesis import strategies as st  # noqa: E402
 
 from elicitation.simulation import WorldConfig, make_world, run_pure  # noqa: E402
 from elicitation.state import Judgment  # noqa: E402
+from elicitation.strategies.crowd_bt import relative_information  # noqa: E402
 from elicitation.strategies import Context, ParamsError, UnitView, all_strategies, get_strategy  # noqa: E402
 
 NAMES = sorted(all_strategies())
@@ -211,9 +212,11 @@ def test_bt_strategies_ask_about_the_close_pair_not_the_settled_one(name, criter
     ctx = Context(annotator_id=1, redundancy=3, params=ctx.params, state=state)
     pool = [unit(1, "sys-a", "sys-b"), unit(2, "sys-c", "sys-d"), unit(3, "sys-a", "sys-b")]
     assert top_units(strategy, ctx, pool) == {2}
+    # crowd-bt gives annotator 1 the informative pair in proportion to their reliability
+    r = relative_information(state, 1) if name == "crowd-bt" else 1.0
     p = strategy.probabilities(ctx, pool)
-    assert p[1] == pytest.approx(0.1 / 3 + 0.9)
-    assert p[0] == p[2] == pytest.approx(0.1 / 3)
+    assert p[1] == pytest.approx(0.1 / 3 + 0.9 * (r + (1 - r) / 3))
+    assert p[0] == p[2] == pytest.approx(0.1 / 3 + 0.9 * (1 - r) / 3)
 
 
 @pytest.mark.parametrize("name", ["active-bt", "crowd-bt", "length-balanced"])
