@@ -41,3 +41,11 @@ bench-export: install
 	BENCH_DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python bench/bench_export.py $(BENCH_EXPORT_ARGS)
 
 .PHONY: bench-export
+
+# Elicitation benchmark: simulated annotators through every registered strategy (in-memory
+# pool, no servers); judgments each needs to rank 10 systems. Writes bench/results/elicitation.{md,json}.
+# BENCH_ELICITATION_ARGS=--quick for a smoke run.
+bench-elicitation: install
+	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $(BIN)/python bench/bench_elicitation.py $(BENCH_ELICITATION_ARGS)
+
+.PHONY: bench-elicitation

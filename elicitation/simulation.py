@@ -22,6 +22,7 @@ and position that the platform reports.
 from __future__ import annotations
 
 import math
+import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from itertools import combinations
@@ -117,6 +118,30 @@ def respond(world: World, annotator: int, item: int, a: int, b: int, a_first: bo
     return outcome
 
 
+_OUTCOME_TABLES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _outcome_table(world: World, reliable: bool) -> tuple[np.ndarray, ...]:
+    """Exact outcome probabilities of every (pair, shown-first side, outcome), averaged
+    over the world's items and annotators; computed once per world."""
+    cached = _OUTCOME_TABLES.setdefault(world, {})
+    if reliable not in cached:
+        c = world.config
+        eta = np.ones_like(world.eta) if reliable else world.eta
+        rows = []
+        for a, b in combinations(range(c.n_systems), 2):
+            base = world.quality[:, a] - world.quality[:, b]
+            base = base + c.length_bias * (world.lengths[:, a] - world.lengths[:, b]) / 100
+            for sign in (1.0, -1.0):
+                pa, pb, pt = _davidson(base + sign * c.position_bias, c.tie_nu)
+                ra = (eta[:, None] * pa[None, :] + (1 - eta[:, None]) * pb[None, :]).mean()
+                rb = (eta[:, None] * pb[None, :] + (1 - eta[:, None]) * pa[None, :]).mean()
+                rows += [(a, b, A_WINS, sign, ra), (a, b, B_WINS, sign, rb), (a, b, TIE, sign, pt.mean())]
+        table = np.array(rows)
+        cached[reliable] = (table[:, 0].astype(int), table[:, 1].astype(int), table[:, 2].astype(int), table[:, 3], table[:, 4])
+    return cached[reliable]
+
+
 def population_truth(world: World, reliable: bool = False, design: np.ndarray | None = None) -> tuple[np.ndarray, float]:
     """What a BT-with-ties-and-position fit converges to with unlimited uniform data from
     this world: scores and position effect fitted to the exact outcome probabilities
@@ -128,25 +153,12 @@ def population_truth(world: World, reliable: bool = False, design: np.ndarray | 
     little on which pairs are compared: `design` (K, K) weights the pairs as a strategy
     did (default: every pair alike, i.e. uniform sampling)."""
     c = world.config
-    k = c.n_systems
-    eta = np.ones_like(world.eta) if reliable else world.eta
-    rows_i, rows_j, rows_y, rows_x, rows_w = [], [], [], [], []
-    for a, b in combinations(range(k), 2):
-        share = 1.0 if design is None else float(design[a, b] + design[b, a])
-        if share <= 0:
-            continue
-        base = world.quality[:, a] - world.quality[:, b]
-        base = base + c.length_bias * (world.lengths[:, a] - world.lengths[:, b]) / 100
-        for sign in (1.0, -1.0):
-            pa, pb, pt = _davidson(base + sign * c.position_bias, c.tie_nu)
-            ra = (eta[:, None] * pa[None, :] + (1 - eta[:, None]) * pb[None, :]).mean()
-            rb = (eta[:, None] * pb[None, :] + (1 - eta[:, None]) * pa[None, :]).mean()
-            for y, w in ((A_WINS, ra), (B_WINS, rb), (TIE, pt.mean())):
-                rows_i.append(a), rows_j.append(b), rows_y.append(y), rows_x.append(sign), rows_w.append(w * share)
+    i, j, y, x, w = _outcome_table(world, reliable)
+    if design is not None:
+        w = w * (design[i, j] + design[j, i])
     fit = fit_bt(
-        np.array(rows_i), np.array(rows_j), np.array(rows_y), k,
-        weights=np.array(rows_w) / np.sum(rows_w) * 1e6, covariates=np.array(rows_x)[:, None], alpha=1e-6,
-        ties=c.tie_nu > 0,
+        i, j, y, c.n_systems,
+        weights=w / np.sum(w) * 1e6, covariates=x[:, None], alpha=1e-6, ties=c.tie_nu > 0,
     )
     return np.asarray(fit.scores), float(fit.coef[0])
 

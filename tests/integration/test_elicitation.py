@@ -172,18 +172,32 @@ def test_at_most_one_refit_is_queued_while_one_is_pending(monkeypatch):
     forget(study)
 
 
-REDIS_DOWN = {
-    "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
-        "LOCATION": "redis://127.0.0.1:1/0",  # nothing listens on port 1
-        "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+def redis_down(backend="django.core.cache.backends.redis.RedisCache"):
+    return {
+        "default": {
+            "BACKEND": backend,
+            "LOCATION": "redis://127.0.0.1:1/0",  # nothing listens on port 1
+            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+        }
     }
-}
+
+
+REDIS_DOWN = redis_down()
+
+
+@pytest.fixture
+def fail_open_reset():
+    from config.cache import FailOpenRedisCache
+
+    FailOpenRedisCache.reset()
+    yield
+    FailOpenRedisCache.reset()
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("backend", ["django.core.cache.backends.redis.RedisCache", "config.cache.FailOpenRedisCache"])
 @pytest.mark.parametrize("strategy", ["active-bt", "crowd-bt", "length-balanced"])
-def test_with_the_cache_down_units_are_still_served_by_exploration(strategy, monkeypatch):
+def test_with_the_cache_down_units_are_still_served_by_exploration(strategy, backend, monkeypatch, fail_open_reset):
     owner = make_user("owner", researcher=True)
     study = active_study(owner, strategy=strategy)
     queued = []
@@ -191,7 +205,7 @@ def test_with_the_cache_down_units_are_still_served_by_exploration(strategy, mon
     monkeypatch.setattr(model_state, "REFIT_EVERY", 1)
     users = [add_annotator(study, f"ann{k}") for k in range(5)]
     pool = Unit.objects.filter(study=study).count()
-    with override_settings(CACHES=REDIS_DOWN):
+    with override_settings(CACHES=redis_down(backend)):
         started = time.monotonic()
         first = assignment_next_for_annotator(study=study, user=users[0])
         assert time.monotonic() - started < 2.0
@@ -201,7 +215,7 @@ def test_with_the_cache_down_units_are_still_served_by_exploration(strategy, mon
         for user in users[1:]:
             a = assignment_next_for_annotator(study=study, user=user)
             assert a is not None
-        assert time.monotonic() - started < 2.0  # the breaker skips the dead cache
+        assert time.monotonic() - started < 2.0  # the dead cache is not retried on every request
     assert queued == []  # nothing queued through a dead broker
     assert sum(Unit.objects.filter(study=study).values_list("n_taken", flat=True)) == 5
 
