@@ -20,7 +20,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 NAME = '<script>window.__pwned=1</script><img src=x onerror="window.__pwned=1"> [go](http://evil.example/n) \u202e\u0007'
 EVIL_ID = '<img src=x onerror="window.__pwned=1">'
 FILE_NAME = '<img src=x onerror="window.__pwned=1">.jsonl'
-INJECTED = "main script, main img[src='x'], main iframe, main style, main a[href^='http://evil'], main [onerror]"
+INJECTED = "main script:not([type='application/json']), main img[src='x'], main iframe, main style, main a[href^='http://evil']:not(#instructions a), main [onerror]"  # instructions are Markdown: links allowed
 
 
 def watch(page) -> list:
