@@ -176,7 +176,11 @@ def annotation_rows(study: Study, *, chunk_size: int = CHUNK) -> Iterator[Annota
         chunks = _read_ahead(study.pk, chunk_size)
     else:  # SQLite, or inside a transaction (whose uncommitted rows only this connection sees)
         chunks = _chunks(connection, study.pk, chunk_size)
-    annotators: dict[int, str] = {}
+    # Raters of imported judgments keep their original names (e.g. "rater1" of a WMT file);
+    # everyone else is pseudonymous ("a<id>").
+    annotators: dict[int, str] = {
+        user_id: name for user_id, name in StudyMembership.objects.filter(study=study, platform="import").values_list("user_id", "worker_id") if name
+    }
     unit_key = None
     for chunk, items, candidates in chunks:
         for (ann_id, unit_id, item_pk, annotator_id, response_raw, order_raw, strategy, propensity, submitted_at,

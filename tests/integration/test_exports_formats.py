@@ -120,7 +120,7 @@ def test_every_preference_format_from_the_database_loads_with_datasets(tmp_path,
 def test_selector_rows_match_the_models(study_with_judgments, django_assert_max_num_queries):
     study, users = study_with_judgments
     excluded = users[3].pk
-    with django_assert_max_num_queries(2 + 2 * 11):  # memberships, annotations, then items + candidates per chunk
+    with django_assert_max_num_queries(3 + 2 * 11):  # excluded and imported raters, annotations, items + candidates a chunk
         rows = list(annotation_rows(study, chunk_size=10))
     assert len(rows) == Annotation.objects.filter(study=study).count() == 104
     by_id = {r.annotation_id: r for r in rows}
