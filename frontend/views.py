@@ -25,11 +25,10 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_POST
 
 from annotation import ratelimit, selectors, services
-from annotation.permissions import can_create_studies
 from annotation.errors import DomainError, Invalid
 from annotation.models import Assignment, Study, StudyMembership, Unit
+from annotation.permissions import can_annotate, can_create_studies, can_manage, role_in
 from annotation.quality import crowd_status
-from annotation.permissions import can_annotate, can_manage, role_in
 from exports.services import export_create
 from frontend.forms import (
     ExportForm,

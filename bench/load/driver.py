@@ -105,7 +105,7 @@ class Driver:
                 _set_cookies(response, cookies)
                 text = await response.text()
                 status = response.status
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, aiohttp.ClientError) as exc:
             self.results.samples.append(Sample(kind, t0, time.perf_counter() - t0, False))
             self.results.errors.append(f"{kind}: {type(exc).__name__}: {exc}")
             return 0, ""
@@ -182,7 +182,7 @@ class Driver:
         first = next(self.accounts)
         try:
             cookies = await self.sign_in(http, first["username"])
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, aiohttp.ClientError) as exc:
             self.results.errors.append(f"sign-in: {type(exc).__name__}: {exc}")
             cookies = None
         await signed_in.wait()

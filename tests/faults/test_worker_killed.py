@@ -30,7 +30,7 @@ from rest_framework.test import APIClient
 from exports.models import ExportJob
 from exports.services import exports_requeue_stale
 from tests.factories import add_annotator, make_study, make_user
-from tests.faults.conftest import needs_local_postgres, needs_local_redis, wait_until
+from tests.faults.conftest import needs_local_postgres, needs_local_redis
 from tests.integration.test_exports_formats import bulk_annotate
 
 ROOT = Path(__file__).resolve().parents[2]

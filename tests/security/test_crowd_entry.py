@@ -88,3 +88,17 @@ def test_a_worker_id_with_a_trailing_newline_is_refused(studies):
     enter(a, "W6", "s")
     with pytest.raises(Invalid):
         enter(a, "W6\n", "s")
+
+
+def test_the_entry_page_signs_in_only_the_worker_whose_session_it_is(studies):
+    a, _ = studies
+    victim = Client()
+    assert victim.get(f"/crowd/{a.invite_token}/", {"PROLIFIC_PID": "W7", "SESSION_ID": "real"}).status_code == 302
+    victim_id = victim.session["_auth_user_id"]
+    attacker = Client(raise_request_exception=False)
+    response = attacker.get(f"/crowd/{a.invite_token}/", {"PROLIFIC_PID": "W7", "SESSION_ID": "forged"})
+    assert response.status_code == 403 and "_auth_user_id" not in attacker.session
+    signed_in = Client()
+    signed_in.force_login(make_user("someone-else"))
+    signed_in.get(f"/crowd/{a.invite_token}/", {"PROLIFIC_PID": "W7", "SESSION_ID": "forged"})
+    assert signed_in.session.get("_auth_user_id") != victim_id
