@@ -27,10 +27,11 @@ lint: install
 .PHONY: install demo test lint
 
 # `make bench`: the load benchmark (gunicorn, PostgreSQL, Redis, a Celery worker; results in
-# bench/results/), then the export benchmark. Needs the servers of .ci/run.
+# bench/results/load.md and .json), then every other `bench-*` target of this Makefile.
+# Needs the servers of .ci/run; BENCH_ARGS passes options (e.g. --duration 30 --units 10000).
 bench: install
 	$(BIN)/python bench/bench_load.py $(BENCH_ARGS)
-	$(BIN)/python bench/bench_export.py
+	@for target in $$(grep -oE '^bench-[A-Za-z0-9_-]+:' Makefile | tr -d ':'); do $(MAKE) $$target || exit 1; done
 
 .PHONY: bench
 
