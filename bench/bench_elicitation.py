@@ -110,6 +110,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--settings", default=",".join(SETTINGS), help=f"comma-separated, of: {', '.join(SETTINGS)}")
     parser.add_argument("--seeds", type=int, help="seeds per setting (default: each setting's own)")
+    parser.add_argument("--strategies", help="comma-separated labels instead of each setting's own "
+                        "(name, or name:criterion for a BT variant, e.g. active-bt:eig); include uniform for ratios")
     parser.add_argument("--quick", action="store_true", help="2 seeds and a fifth of the budgets: a smoke run")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--out", default=str(ROOT / "bench" / "results"))
@@ -122,6 +124,7 @@ def main(argv=None) -> int:
     jobs, budgets = [], {}
     for setting in chosen:
         config, budget, labels, seeds, _ = SETTINGS[setting]
+        labels = [x.strip() for x in args.strategies.split(",")] if args.strategies else labels
         seeds = 2 if args.quick else (args.seeds or seeds)
         budget = budget // 5 if args.quick else budget
         budgets[setting] = budget
@@ -142,6 +145,7 @@ def main(argv=None) -> int:
               "settings": {}, "runs": sorted(rows, key=lambda r: (r["setting"], r["strategy"], r["seed"]))}
     for setting in chosen:
         config, _, labels, _, about = SETTINGS[setting]
+        labels = [x.strip() for x in args.strategies.split(",")] if args.strategies else labels
         mine = [r for r in rows if r["setting"] == setting]
         agg = aggregate(sorted(mine, key=lambda r: labels.index(r["strategy"])), budgets[setting])
         for label in agg:
@@ -241,14 +245,16 @@ NOTES = """## How to read this
 - **Truth.** The ranking is the latent one. Intervals are checked against the *population BT
   scores*: what a Bradley–Terry fit with ties and position converges to with unlimited uniform
   data from the same world (item noise and random answers shrink the latent scale, so the
-  latent strengths themselves are not what any fit estimates). For crowd-bt the population is
-  taken with every annotator truthful, which is what its reliability model estimates. BT is an
-  approximation of these worlds, so the limit depends slightly on which pairs are compared;
-  the second coverage figure uses the limit under the design each run actually used.
-- **Estimates.** active-bt and crowd-bt are scored with their own model (the state their refits
-  compute); every other strategy with the plain BT-with-ties-and-position fit the platform
-  reports. Coverage is of the 95% Laplace intervals of each system's score, averaged over
-  checkpoints from a quarter of the budget on and over systems.
+  latent strengths themselves are not what any fit estimates). BT is an approximation of these
+  worlds, so the limit depends slightly on which pairs are compared; the second coverage
+  figure uses the limit under the design each run actually used.
+- **Estimates.** Ranking milestones: active-bt and crowd-bt with their own model (the state
+  their refits compute), every other strategy with the BT-with-ties-and-position fit the
+  platform reports. Coverage and position: always that platform fit (the intervals a
+  researcher sees), of the 95% Laplace intervals of each system's score, averaged over
+  checkpoints from a quarter of the budget on and over systems. (Crowd-BT's own scores are
+  on a scale traded off against the annotators' reliabilities, weakly identified when systems
+  are close, so its own intervals are not a useful check.)
 - **Position.** The first-shown candidate's advantage in logits, estimated at the end vs the
   population value (the latent bias is 0.3 where annotators have one).
 - judge-disagreement and length-balanced do not try to rank systems faster: they are here so

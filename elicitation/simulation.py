@@ -14,9 +14,10 @@ redundancy) and the strategy's own refits every `refit_every` judgments, so the 
 exercises the same strategy code as production, fast. The `simulate` management command
 drives the same `World` through the real services and database instead.
 
-Metrics are computed at checkpoints from an estimate of the system scores: the strategy's
-own model when it has one (active-bt: BT; crowd-bt: Crowd-BT), else the plain BT with ties
-and position that the platform reports.
+Metrics are computed at checkpoints. Ranking milestones use the strategy's own model when
+it has one (active-bt: BT; crowd-bt: Crowd-BT), else the BT with ties and position that the
+platform reports; interval coverage and the position effect always use the latter, since
+those are the intervals a researcher sees, whatever strategy collected the data.
 """
 
 from __future__ import annotations
@@ -182,40 +183,48 @@ class Checkpoint:
     position: float  # estimated position effect (logits)
 
 
-def evaluate(
-    block: Mapping[str, Any] | None, world: World, truth: np.ndarray, n: int, design_truth: np.ndarray | None = None
-) -> Checkpoint:
+def _system_view(block: Mapping[str, Any] | None, world: World):
+    """(scores, variances, covariance, seen) over world.systems from a fitted block."""
     k = len(world.systems)
-    if not block:
-        return Checkpoint(n, 0.0, False, 0.0, 0.0, 0.0)
-    index = {p: m for m, p in enumerate(block["players"])}
-    scores = np.zeros(k)
-    var = np.full(k, np.inf)
-    cov = np.zeros((k, k))
+    scores, var, cov = np.zeros(k), np.full(k, np.inf), np.zeros((k, k))
+    index = {p: m for m, p in enumerate(block["players"])} if block else {}
     seen = np.array([s in index for s in world.systems])
-    pos = [index[s] for s in world.systems if s in index]
-    scores[seen] = np.asarray(block["scores"])[pos]
-    full = np.asarray(block["cov"])
-    cov[np.ix_(seen, seen)] = full[np.ix_(pos, pos)]
-    var[seen] = np.diag(full)[pos]
+    if seen.any():
+        pos = [index[s] for s in world.systems if s in index]
+        full = np.asarray(block["cov"])
+        scores[seen] = np.asarray(block["scores"])[pos]
+        cov[np.ix_(seen, seen)] = full[np.ix_(pos, pos)]
+        var[seen] = np.diag(full)[pos]
+    return scores, var, cov, seen
+
+
+def evaluate(
+    ranking: Mapping[str, Any] | None,
+    report: Mapping[str, Any] | None,
+    world: World,
+    truth: np.ndarray,
+    n: int,
+    design_truth: np.ndarray | None = None,
+) -> Checkpoint:
+    """Ranking milestones from the strategy's own model (`ranking`); interval coverage and
+    position from the BT-with-ties-and-position fit the platform reports (`report`)."""
+    scores, var, cov, seen = _system_view(ranking, world)
     order = np.argsort(world.strengths)
     lo, hi = order[:-1], order[1:]
-    diff = scores[hi] - scores[lo]
     sd_diff = np.sqrt(np.maximum(var[hi] + var[lo] - 2 * cov[hi, lo], 0))
-    separated = bool(seen.all() and np.all(diff - Z95 * sd_diff > 0))
-    def coverage(target: np.ndarray | None) -> float:
-        if target is None or not seen.all():
-            return math.nan if target is None else 0.0
-        return float(np.mean(np.abs(scores - (target - target.mean())) <= Z95 * np.sqrt(var)))
+    separated = bool(seen.all() and np.all(scores[hi] - scores[lo] - Z95 * sd_diff > 0))
+    tau = kendall_tau(scores, world.strengths) if seen.all() else 0.0
+    r_scores, r_var, _, r_seen = _system_view(report, world)
 
-    return Checkpoint(
-        n,
-        kendall_tau(scores, world.strengths),
-        separated,
-        coverage(truth),
-        coverage(design_truth),
-        float(block.get("position", 0.0)),
-    )
+    def coverage(target: np.ndarray | None) -> float:
+        if target is None:
+            return math.nan
+        if not r_seen.all():
+            return 0.0
+        return float(np.mean(np.abs(r_scores - (target - target.mean())) <= Z95 * np.sqrt(r_var)))
+
+    position = float(report.get("position", 0.0)) if report else 0.0
+    return Checkpoint(n, tau, separated, coverage(truth), coverage(design_truth), position)
 
 
 @dataclass
@@ -341,7 +350,7 @@ def run_pure(
     strategy = get_strategy(strategy_name)
     params = strategy.parse_params(dict(params or {}))
     kind = estimator_of(strategy_name, params)
-    truth, truth_position = population_truth(world, reliable=kind == "crowd")
+    truth, truth_position = population_truth(world)
     pool = Pool(world, rng)
     fit_state = getattr(strategy, "fit_state", None)
     own_model = kind == "crowd" or (strategy_name == "active-bt" and params.get("level") == "system")
@@ -375,9 +384,10 @@ def run_pure(
         if refit:
             state = fit_state(judgments, params)
         if t % checkpoint_every == 0:
-            block = state.get("system") if own_model and refit else estimate(kind, judgments)
-            design_truth, _ = population_truth(world, reliable=kind == "crowd", design=design)
-            run.checkpoints.append(evaluate(block, world, truth, t, design_truth))
+            ranking = state.get("system") if own_model and refit else estimate(kind, judgments)
+            report = ranking if kind == "bt" else estimate("bt", judgments)
+            design_truth, _ = population_truth(world, design=design)
+            run.checkpoints.append(evaluate(ranking, report, world, truth, t, design_truth))
         run.judgments = t
     return run
 

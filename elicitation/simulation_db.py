@@ -114,7 +114,7 @@ def run_db(
         for cid, ext, system in Candidate.objects.filter(item__study=study).values_list("id", "item__external_id", "system")
     }
     kind = estimator_of(strategy, params)
-    truth, truth_position = population_truth(world, reliable=kind == "crowd")
+    truth, truth_position = population_truth(world)
     run = Run(strategy, estimator=kind, truth_position=truth_position)
     exhausted: set[int] = set()
     with _celery_in_process():
@@ -144,7 +144,10 @@ def run_db(
             run.propensities.append(assignment.propensity)
             run.judgments = t
             if t % checkpoint_every == 0:
-                run.checkpoints.append(evaluate(estimate(kind, study_judgments(study)), world, truth, t))
+                judgments = study_judgments(study)
+                ranking = estimate(kind, judgments)
+                report = ranking if kind == "bt" else estimate("bt", judgments)
+                run.checkpoints.append(evaluate(ranking, report, world, truth, t))
     return run, study
 
 

@@ -1,0 +1,190 @@
+"""The math under the active strategies, without a database: the fits a refit runs, the
+acquisition criteria, the batch plan, and the pure simulator's pool rules."""
+
+import math
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from elicitation.acquisition import adjacent_variance_gain, eig, norm_cdf, ranking_gain, upper_tail  # noqa: E402
+from elicitation.simulation import Pool, WorldConfig, kendall_tau, make_world, population_truth, run_pure  # noqa: E402
+from elicitation.state import Judgment, fisher_margin, fit_candidates, fit_crowd, fit_systems, length_counts  # noqa: E402
+from elicitation.strategies.active_bt import plan_pairs  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _export_root():
+    yield
+
+
+@pytest.fixture(autouse=True)
+def _celery_in_process():
+    yield
+
+
+def simulated(strengths, n, seed=0, *, flip=None, position=0.0):
+    """Judgments of systems s0..s{k-1}: BT with a position effect; annotator 9 flips all
+    wins with probability `flip`."""
+    rng = np.random.default_rng(seed)
+    k = len(strengths)
+    out = []
+    for t in range(n):
+        a, b = sorted(rng.choice(k, 2, replace=False))
+        a_first = bool(rng.random() < 0.5)
+        d = strengths[a] - strengths[b] + (position if a_first else -position)
+        y = 1 if rng.random() < 1 / (1 + math.exp(-d)) else 2
+        annotator = int(rng.integers(10))
+        if annotator == 9 and flip is not None and rng.random() < flip:
+            y = 3 - y
+        out.append(Judgment(t, 100 * t + a, 100 * t + b, f"s{a}", f"s{b}", y, a_first, annotator))
+    return out
+
+
+def test_normal_tail_matches_erfc():
+    x = np.linspace(0, 12, 4001)
+    exact = np.array([0.5 * math.erfc(v / math.sqrt(2)) for v in x])
+    assert np.all(np.abs(upper_tail(x) - exact) <= 2e-7 * exact)
+    assert norm_cdf(np.array([-1.0, 0.0, 1.0])) == pytest.approx([0.158655254, 0.5, 0.841344746], abs=1e-7)
+
+
+def test_fisher_information_of_a_margin():
+    d = np.linspace(-4, 4, 9)
+    p = 1 / (1 + np.exp(-d))
+    assert fisher_margin(d, 0.0) == pytest.approx(p * (1 - p))  # plain BT
+    assert fisher_margin(d, 0.0, 0.5) == pytest.approx(np.zeros_like(d), abs=1e-15)  # coin flips
+    assert np.all(fisher_margin(d, 0.0, 0.8) < fisher_margin(d, 0.0, 0.95))
+    # Davidson with ties: ((p_i + p_j) - (p_i - p_j)^2) / 4
+    nu = 0.5
+    pi, pj = np.exp(d / 2), np.exp(-d / 2)
+    z = pi + pj + nu
+    pi, pj = pi / z, pj / z
+    assert fisher_margin(d, nu) == pytest.approx(((pi + pj) - (pi - pj) ** 2) / 4)
+
+
+def test_system_fit_recovers_order_scale_and_position():
+    strengths = [0.0, 0.5, 1.0, 1.5]
+    block = fit_systems(simulated(strengths, 6000, position=0.4))
+    assert block["players"] == ("s0", "s1", "s2", "s3")
+    assert block["scores"] == pytest.approx(np.array(strengths) - 0.75, abs=0.12)
+    assert block["position"] == pytest.approx(0.4, abs=0.1)
+    sd = np.sqrt(np.diag(block["cov"]))
+    assert np.all((sd > 0.02) & (sd < 0.1))
+    assert block["cov"].sum(axis=0) == pytest.approx(np.zeros(4), abs=1e-9)  # centred scores
+
+
+def test_candidate_fit_is_per_item():
+    data = [Judgment(1, 10, 11, "a", "b", 1, True, 0), Judgment(1, 10, 11, "a", "b", 1, False, 1), Judgment(2, 20, 21, "a", "b", 2, True, 0)]
+    blocks = fit_candidates(data)
+    assert set(blocks) == {1, 2}
+    assert blocks[1]["players"] == (10, 11) and blocks[1]["scores"][0] > 0
+    assert blocks[2]["scores"][0] < 0
+
+
+def test_crowd_fit_finds_the_annotator_who_flips_and_discounts_them():
+    strengths = [0.0, 0.8, 1.6]
+    data = simulated(strengths, 3000, flip=0.5)
+    crowd = fit_crowd(data)
+    eta = crowd["reliability"]
+    # Reliability and the scale of the scores trade off when systems are close (only
+    # (2 eta - 1) x margin is well identified), so the levels are soft; the contrast is not.
+    assert eta[9] < 0.75
+    assert eta[9] < min(eta[a] for a in range(9)) - 0.1
+    order = np.argsort(crowd["system"]["scores"])
+    assert [crowd["system"]["players"][i] for i in order] == ["s0", "s1", "s2"]
+
+
+def test_length_counts_per_system_pair():
+    data = [
+        Judgment(1, 1, 2, "b", "a", 1, True, 0, len_a=10, len_b=5),
+        Judgment(2, 3, 4, "a", "b", 1, True, 0, len_a=10, len_b=5),
+        Judgment(3, 5, 6, "a", "b", 1, True, 0, len_a=7, len_b=7),
+    ]
+    assert length_counts(data) == {("a", "b"): [1, 1, 1]}
+
+
+def test_criteria_prefer_the_uncertain_close_pair():
+    mu = np.array([0.0, 0.05, 3.0])
+    cov = np.diag([0.04, 0.04, 0.04])
+    ci, cj = np.array([0, 0, 1]), np.array([1, 2, 2])
+    info = fisher_margin(mu[ci] - mu[cj], 0.0)
+    for gain in (ranking_gain(mu, cov, ci, cj, info), adjacent_variance_gain(mu, cov, ci, cj, info)):
+        assert np.argmax(gain) == 0
+        assert np.all(gain >= 0)
+    assert np.argmax(eig(cov[ci, ci] + cov[cj, cj], info)) == 0
+
+
+def test_ranking_gain_is_nil_when_every_order_is_settled():
+    mu = np.array([0.0, 5.0, 10.0])
+    cov = np.eye(3) * 0.01
+    ci, cj = np.array([0, 1]), np.array([1, 2])
+    assert np.all(ranking_gain(mu, cov, ci, cj, np.full(2, 0.2)) == 0)
+
+
+@settings(max_examples=60, deadline=None)
+@given(k=st.integers(2, 7), seed=st.integers(0, 10_000))
+def test_property_gains_are_finite_and_non_negative(k, seed):
+    rng = np.random.default_rng(seed)
+    mu = rng.normal(0, 1, k)
+    x = rng.normal(size=(k, k + 2))
+    cov = x @ x.T * rng.uniform(0.001, 2)
+    ci, cj = np.triu_indices(k, 1)
+    info = fisher_margin(mu[ci] - mu[cj], float(rng.uniform(0, 1)), float(rng.uniform(0.5, 1)))
+    for gain in (ranking_gain(mu, cov, ci, cj, info), adjacent_variance_gain(mu, cov, ci, cj, info), eig(cov[ci, ci] + cov[cj, cj] - 2 * cov[ci, cj], info)):
+        assert np.all(np.isfinite(gain)) and np.all(gain >= 0)
+
+
+def test_plan_spreads_a_batch_over_the_uncertain_pairs():
+    # three equally uncertain close pairs: a batch of 20 is spread over them, not piled on one
+    block = fit_systems(simulated([0.0, 0.1, 3.0, 3.1, 6.0, 6.1], 400))
+    plan = plan_pairs(block, "ranking", length=20)
+    assert sum(plan.values()) == pytest.approx(1.0)
+    close = {("s0", "s1"), ("s2", "s3"), ("s4", "s5")}
+    assert set(plan) >= close or len(set(plan) & close) >= 2
+    assert max(plan.values()) < 0.8
+
+
+def test_population_truth_is_the_latent_order_shrunk_by_noise():
+    world = make_world(WorldConfig(n_systems=5, gap=0.3, n_items=40, n_annotators=6), np.random.default_rng(0))
+    truth, position = population_truth(world)
+    assert kendall_tau(truth, world.strengths) == 1.0
+    assert np.ptp(truth) < np.ptp(world.strengths)
+    assert 0 < position < world.config.position_bias
+
+
+def test_pure_pool_follows_the_service_rules():
+    config = WorldConfig(n_systems=3, n_items=5, n_annotators=4, redundancy=2)
+    world = make_world(config, np.random.default_rng(1))
+    rng = np.random.default_rng(2)
+    taken = []
+    pool = Pool(world, rng)
+    original = pool.take
+
+    def take(annotator, u):
+        taken.append((annotator, u))
+        original(annotator, u)
+
+    pool.take = take
+    for _ in range(60):
+        for annotator in rng.permutation(4):
+            units = pool.window(int(annotator), "random", rng)
+            if len(units):
+                pool.take(int(annotator), int(rng.choice(units)))
+                break
+    assert len(taken) == len(set(taken))  # nobody gets a unit twice
+    assert np.all(pool.n_taken <= 2) and pool.n_taken.sum() == len(taken) == 15 * 2
+
+
+def test_run_pure_logs_propensities_and_stops_when_units_run_out():
+    config = WorldConfig(n_systems=3, n_items=4, n_annotators=3, redundancy=1)
+    world = make_world(config, np.random.default_rng(3))
+    run = run_pure("active-bt", world, np.random.default_rng(4), budget=100, refit_every=3, checkpoint_every=4)
+    assert run.judgments == 12  # 4 items x 3 pairs, once each
+    assert all(0 < p <= 1 for p in run.propensities)
