@@ -191,3 +191,39 @@ def test_a_report_that_fails_shows_the_error_and_a_retry(new_page):
     page.wait_for_selector("#dashboard[data-loaded=true]")
     assert page.locator("#report-status").is_hidden()
     assert page.script_errors == []
+
+
+@pytest.mark.parametrize("task_type", ["likert", "mqm", "rubric"])
+def test_score_based_studies_draw_their_own_figures_and_compare_with_votes(new_page, task_type):
+    from tests.integration.test_report import SCORE_STUDIES, pairwise_voter
+    from tests.integration.test_report import drive as drive_report
+    from tests.integration.test_report import study_with_items
+
+    owner = make_user("owner", researcher=True)
+    config, voter = SCORE_STUDIES[task_type]
+    scored = study_with_items(owner, "scored", 6, task_type=task_type, task_config=config, redundancy=2)
+    drive_report(scored, [add_annotator(scored, f"s{k}") for k in range(3)], voter(np.random.default_rng(2)))
+    votes = study_with_items(owner, "votes", 6, redundancy=2)
+    drive_report(votes, [add_annotator(votes, f"p{k}") for k in range(2)], pairwise_voter(np.random.default_rng(3), {"p0": 0.0, "p1": 0.2}))
+
+    page = new_page(1400, 1000)
+    sign_in(page, "owner")
+    page.goto(reverse("study_dashboard", args=["scored"]))
+    page.wait_for_selector("#dashboard[data-loaded=true]")
+    assert page.locator("#scores-chart-0 circle.point").count() == 3  # the primary aspect, one point per system
+    assert page.locator("#ranking-chart circle.point").count() == 3
+    assert page.locator("#agreement-chart circle.point").count() >= 1
+    assert "Position bias applies to pairwise judgments" in page.locator("#sec-bias").inner_text()
+    assert page.locator("#judges-table tbody tr.judge-row").count() == 2
+    assert "Pearson" in page.locator("#judges-table thead").inner_text()  # segment level, against mean human scores
+    if task_type == "mqm":
+        assert "Span F1" in page.locator("#sec-agreement").inner_text()
+        assert "lower is better" in page.locator("#sec-ranking").inner_text()
+    page.select_option("#opt-compare", "votes")
+    page.locator("#cross-chart").wait_for()
+    page.wait_for_selector("#dashboard[aria-busy=false]")
+    assert page.locator("#cross-chart circle.point").count() >= 3
+    assert "votes (votes) against scored" in page.locator("#sec-cross").inner_text()
+    assert page.locator(".dash-error").count() == 0
+    page.screenshot(path=f"/tmp/trenchcoat-dashboard-{task_type}.png", full_page=True)
+    assert page.script_errors == []

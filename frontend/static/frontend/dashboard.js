@@ -352,10 +352,12 @@
       svg.appendChild(sv("line", { class: "target", x1: L, x2: W - R, y1: yCum(target), y2: yCum(target) }));
       svg.appendChild(sv("text", { class: "tick target-label", x: W - R - 4, y: yCum(target) - 5, "text-anchor": "end" }, "target " + target));
     }
-    const pts = tl.cumulative.map(function (v, i) { return [x0 + (i + 0.5) * band, yCum(v)]; });
-    pts.unshift([x0, yCum(0)]);
-    const path = sv("path", { class: "cumulative", d: pts.map(function (p, i) { return (i ? "L" : "M") + p[0].toFixed(1) + " " + p[1].toFixed(1); }).join(" ") });
-    svg.appendChild(path);
+    if (n > 1) {
+      const pts = tl.cumulative.map(function (v, i) { return [x0 + (i + 0.5) * band, yCum(v)]; });
+      pts.unshift([x0, yCum(0)]);
+      const path = sv("path", { class: "cumulative", d: pts.map(function (p, i) { return (i ? "L" : "M") + p[0].toFixed(1) + " " + p[1].toFixed(1); }).join(" ") });
+      svg.appendChild(path);
+    }
     if (n <= 60) {
       tl.cumulative.forEach(function (v, i) {
         svg.appendChild(tip(sv("circle", { class: "cum-point", cx: x0 + (i + 0.5) * band, cy: yCum(v), r: 3 }), count(v, "judgment") + " in total"));
