@@ -464,7 +464,7 @@ def study_annotate(request, slug: str):
     study = _study(slug)
     if study is None or not can_annotate(request.user, study):
         return _not_found(request, f"There is no study “{slug}” that you annotate.")
-    crowd = _crowd_state(study, request.user) if study.crowd.get("platform") else None
+    crowd = _crowd_state(study, request.user) if _crowd_worker(study, request.user) else None
     if crowd is not None and (crowd["excluded"] or crowd["quota_met"]):
         return redirect("study_complete", slug=study.slug)  # nothing more to do here
     progress = selectors.annotator_progress(study, request.user)
@@ -488,7 +488,7 @@ def study_done(request, slug: str):
     study = _study(slug)
     if study is None or not can_annotate(request.user, study):
         return _not_found(request, f"There is no study “{slug}” that you annotate.")
-    if study.crowd.get("platform"):
+    if _crowd_worker(study, request.user):
         return redirect("study_complete", slug=study.slug)
     progress = selectors.annotator_progress(study, request.user)
     return render(request, "frontend/done.html", {"study": study, "progress": progress})
@@ -534,6 +534,14 @@ def crowd_entry(request, token: str):
     return redirect("study_annotate", slug=study.slug)
 
 
+def _crowd_worker(study: Study, user) -> bool:
+    """Whether this annotator came in through the study's crowd entry link (the completion
+    code is theirs only: someone who joined through the invite page has no submission to
+    complete on the platform)."""
+    platform = study.crowd.get("platform", "")
+    return bool(platform) and StudyMembership.objects.filter(study=study, user=user, platform=platform).exclude(worker_id="").exists()
+
+
 def _units_left_for(study: Study, user) -> bool:
     """Whether this annotator holds a unit or could still be handed a regular one."""
     if Assignment.objects.filter(study=study, annotator=user, status=Assignment.Status.ACTIVE, expires_at__gt=timezone.now()).exists():
@@ -571,7 +579,7 @@ def study_complete(request, slug: str):
     study = _study(slug)
     if study is None or not can_annotate(request.user, study):
         return _not_found(request, f"There is no study “{slug}” that you annotate.")
-    if not study.crowd.get("platform"):
+    if not _crowd_worker(study, request.user):
         return redirect("study_done", slug=study.slug)
     state = _crowd_state(study, request.user)
     if "application/json" in request.headers.get("Accept", ""):

@@ -195,9 +195,8 @@ def test_a_report_that_fails_shows_the_error_and_a_retry(new_page):
 
 @pytest.mark.parametrize("task_type", ["likert", "mqm", "rubric"])
 def test_score_based_studies_draw_their_own_figures_and_compare_with_votes(new_page, task_type):
-    from tests.integration.test_report import SCORE_STUDIES, pairwise_voter
+    from tests.integration.test_report import SCORE_STUDIES, pairwise_voter, study_with_items
     from tests.integration.test_report import drive as drive_report
-    from tests.integration.test_report import study_with_items
 
     owner = make_user("owner", researcher=True)
     config, voter = SCORE_STUDIES[task_type]

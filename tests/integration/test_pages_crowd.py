@@ -297,3 +297,16 @@ def test_the_study_page_shows_the_entry_link_for_crowd_studies(owner, study):
     assert f'value="http://testserver/crowd/{turk.invite_token}/" id="crowd-url"' in html and "MTurk appends workerId" in html
     plain = make_study(owner, slug="plain", items=1)
     assert plain.invite_token and 'id="crowd-url"' not in client.get(reverse("study_detail", args=["plain"])).content.decode()
+
+
+def test_an_annotator_who_joined_through_the_invite_page_gets_no_code(study):
+    """The invite page and the entry link share the study's token; only entry through the
+    platform's link makes a crowd worker with a submission to complete."""
+    ann = add_annotator(study, "invited")
+    client = Client()
+    client.force_login(ann)
+    judge(study, ann, 2)
+    response = completion(client)
+    assert response.status_code == 302 and response["Location"] == reverse("study_done", args=["crowd"])
+    assert CODE not in client.get(response["Location"]).content.decode()
+    assert 'data-crowd-quota="0"' in client.get(reverse("study_annotate", args=["crowd"])).content.decode()
