@@ -156,7 +156,7 @@ class StrategyForm(forms.Form):
     """The study page's strategy picker: a strategy from the registry and its params. The
     service (study_update) checks the params; a strategy may change while the study is live."""
 
-    strategy = forms.ChoiceField(label="Elicitation strategy")
+    strategy = forms.ChoiceField(label="Strategy")
     strategy_params = JSONTextField(
         empty={},
         label="Params (JSON)",
