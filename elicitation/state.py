@@ -240,7 +240,7 @@ def fit_crowd(
         if converged:
             break
     blocks = {}
-    for g, (idx, i, jj, y, x) in arrays.items():
+    for g, (idx, i, jj, _, x) in arrays.items():
         fit = fits[g]
         k = len(players_of[g])
         d = fit.scores[i] - fit.scores[jj]
