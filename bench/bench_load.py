@@ -28,6 +28,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import shutil
 import signal
 import socket
@@ -204,6 +205,35 @@ def summarize(results, study: dict, annotators: int) -> dict:
 
 
 TICK = os.sysconf("SC_CLK_TCK")
+# Statements of the benchmark database slower than this are logged by PostgreSQL, and the
+# report lists the heaviest: a query that scans what grows with the study shows up there.
+SLOW_MS = 250
+PG_LOGS = sorted(Path("/var/log/postgresql").glob("postgresql-*-main.log"))
+SLOW_LINE = re.compile(r"@(?P<db>\S+) LOG:  duration: (?P<ms>[0-9.]+) ms  (?:statement|execute [^:]*): (?P<sql>.*)")
+
+
+def _log_size() -> int:
+    return PG_LOGS[0].stat().st_size if PG_LOGS else 0
+
+
+def slow_statements(offset: int, dbname: str, top: int = 5) -> list[dict]:
+    """The heaviest slow statements PostgreSQL logged for the benchmark database since offset."""
+    if not PG_LOGS:
+        return []
+    groups: dict[str, dict] = {}
+    with PG_LOGS[0].open(errors="replace") as fh:
+        fh.seek(offset)
+        for line in fh:
+            m = SLOW_LINE.search(line)
+            if not m or m["db"] != dbname:
+                continue
+            shape = re.sub(r"'[^']*'|\b\d+(\.\d+)?\b", "?", m["sql"])[:400]
+            g = groups.setdefault(shape, {"statement": m["sql"][:400], "count": 0, "total_ms": 0.0, "max_ms": 0.0})
+            g["count"] += 1
+            g["total_ms"] += float(m["ms"])
+            g["max_ms"] = max(g["max_ms"], float(m["ms"]))
+    ranked = sorted(groups.values(), key=lambda g: -g["total_ms"])[:top]
+    return [{**g, "total_ms": round(g["total_ms"]), "max_ms": round(g["max_ms"])} for g in ranked]
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -273,6 +303,7 @@ def run_config(study: dict, args, env: dict, db_url: str, logdir: Path) -> dict:
             cwd=ROOT, env=env, stdout=wlog, stderr=subprocess.STDOUT, start_new_session=True)
         _wait_http(base + "/login/", 60, gunicorn)
         print(f"  {study['slug']}: {args.annotators} annotators for {args.duration:.0f} s (+{args.warmup:.0f} s warm-up) ...", flush=True)
+        log_offset = _log_size()
         meter = CpuMeter(db_url, gunicorn, celery)
         results = run(base, study, slots=args.annotators, duration=args.duration, warmup=args.warmup, session_units=args.session_units,
                       on_window=meter)
@@ -287,6 +318,7 @@ def run_config(study: dict, args, env: dict, db_url: str, logdir: Path) -> dict:
             # What the server would sustain with both cores to itself (the driver elsewhere).
             summary["judgments_per_s_if_2_idle_cores"] = round(2 * summary["judgments_in_window"] / server, 0) if server else None
         summary.update(db_checks(db_url, study, results.acknowledged))
+        summary["slow_statements"] = slow_statements(log_offset, db_url.rsplit("/", 1)[1])
         if gunicorn.poll() is not None:
             summary["errors"] += 1
             summary["error_examples"].append(f"gunicorn exited with {gunicorn.returncode} during the run")
@@ -349,6 +381,13 @@ def markdown(report: dict) -> str:
               f"(p50 within x{SAME_LATENCY_FACTOR} + 2 ms); zero errors, duplicates and lost submissions.", ""]
     for key, checks in report["verdicts"].items():
         lines.append(f"- {key}: " + ", ".join(f"{name} {'ok' if ok else 'MISSED'}" for name, ok in checks.items()))
+    slow = [(c, g) for c in report["configs"] for g in c.get("slow_statements", [])]
+    if slow:
+        lines += ["", f"Statements PostgreSQL logged as slower than {SLOW_MS} ms (the heaviest per study, by total time; "
+                  "on a busy machine any statement can land here now and then, a scan of the study does every time):", "",
+                  "| study | count | total ms | max ms | statement |", "|---|---:|---:|---:|---|"]
+        for c, g in slow:
+            lines.append(f"| {c['task']} {c['units']:,} | {g['count']} | {g['total_ms']} | {g['max_ms']} | `{g['statement'][:220]}` |")
     errors = [e for c in report["configs"] for e in c["error_examples"]]
     if errors:
         lines += ["", "Errors (examples):", ""] + [f"- `{e[:200]}`" for e in errors[:10]]
@@ -406,6 +445,7 @@ def main() -> None:
             if args.keep:
                 Path(args.out).mkdir(parents=True, exist_ok=True)
                 cache_file.write_text(json.dumps(studies))
+        _admin(db_url, f'ALTER DATABASE "{{name}}" SET log_min_duration_statement = {SLOW_MS}')
         import redis
 
         redis.Redis.from_url(redis_url).flushdb()
