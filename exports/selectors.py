@@ -28,8 +28,8 @@ from annotation.models import Annotation, Candidate, Item, Study, StudyMembershi
 from annotation.task_types import get_task_type
 from exports.formats import AnnotationRow, CandidateRow
 
-CHUNK = 10_000
-PREFETCH = 2  # chunks read ahead by the reader thread (memory: a few chunks)
+CHUNK = 5000
+PREFETCH = 1  # chunks read ahead by the reader thread (memory: a few chunks)
 
 _scan = json.JSONDecoder().scan_once  # the C scanner, without json.loads' Python-level wrapping
 

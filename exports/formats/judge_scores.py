@@ -31,6 +31,8 @@ def _name(value: Any, line: int, field: str) -> str:
         value = str(value)
     if not isinstance(value, str) or not value.strip() or len(value.strip()) > 200:
         raise FormatError(line, field, "must be text of 1-200 characters")
+    if "\x00" in value:
+        raise FormatError(line, field, "contains a NUL character (\\u0000), which text may not hold")
     return value.strip()
 
 

@@ -27,8 +27,8 @@ ARROW_TYPES: Mapping[str, pa.DataType] = {
     "json": pa.string(),
 }
 
-ROWS_PER_GROUP = 20_000
-BYTES_PER_GROUP = 32 << 20
+ROWS_PER_GROUP = 10_000
+BYTES_PER_GROUP = 16 << 20
 
 
 def _size(value: Any) -> int:

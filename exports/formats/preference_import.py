@@ -73,6 +73,8 @@ def _messages(value: Any, line: int, field: str) -> list[dict[str, str]]:
             raise FormatError(line, f"{field}[{i}]", 'each message must be {"role": ..., "content": "..."}')
         if m["role"] not in ROLES:
             raise FormatError(line, f"{field}[{i}].role", f"must be one of: {', '.join(sorted(ROLES))}")
+        if "\x00" in m["content"]:
+            raise FormatError(line, f"{field}[{i}].content", "contains a NUL character (\\u0000), which text may not hold")
     return [{"role": m["role"], "content": m["content"]} for m in value]
 
 
@@ -81,6 +83,8 @@ def _text(value: Any, line: int, field: str) -> str:
         raise FormatError(line, field, "must be text (or chat messages, like the other fields)")
     if len(value) > MAX_TEXT:
         raise FormatError(line, field, f"longer than {MAX_TEXT} characters")
+    if "\x00" in value:
+        raise FormatError(line, field, "contains a NUL character (\\u0000), which text may not hold")
     return value
 
 

@@ -148,16 +148,14 @@ class TrlPreference(Exporter):
                     if conversational == "auto":
                         conversational = isinstance(row.prompt, list)
                     table = Table(out_dir, STEM, columns_for(options, conversational, per_judgment), options["file_format"], splitter)
-                record = self.record(pair, conversational, implicit, options["separator"], with_scale)
                 split = splitter.split_of(row.prompt)
                 if jsonl:
                     key = (row.unit_id, pair.chosen.id)
-                    texts = {k: record.pop(k) for k in ("prompt", "chosen", "rejected") if k in record}
                     if key != shared_key:
-                        shared_key, shared = key, fragment(texts)
-                    table.write_fragments(shared, record, split)
+                        shared_key, shared = key, fragment(self.texts(pair, conversational, implicit, options["separator"]))
+                    table.write_fragments(shared, self.provenance(pair, with_scale), split)
                 else:
-                    table.write(record, split)
+                    table.write({**self.texts(pair, conversational, implicit, options["separator"]), **self.provenance(pair, with_scale)}, split)
                 counts["pairs_written"] += 1
             if table is None:
                 table = Table(out_dir, STEM, columns_for(options, conversational is True, per_judgment), options["file_format"], splitter)
@@ -180,31 +178,31 @@ class TrlPreference(Exporter):
         return ExportSummary(files=files, counts=dict(counts), notes=notes)
 
     @staticmethod
-    def record(pair: Pair, conversational: bool, implicit: bool, separator: str, with_scale: bool) -> dict[str, Any]:
-        row = pair.row
-        chosen, rejected = pair.chosen, pair.rejected
-        record: dict[str, Any] = {}
-        if not implicit:
-            record["prompt"] = shape_prompt(row.prompt, conversational)
-        record["chosen"] = shape_completion(row.prompt, chosen.text, conversational, implicit, separator)
-        record["rejected"] = shape_completion(row.prompt, rejected.text, conversational, implicit, separator)
-        record["margin"] = (pair.margin if with_scale else None) if pair.per_judgment else pair.margin
-        record.update(
-            prompt_id=row.item_id,
-            chosen_system=chosen.system,
-            rejected_system=rejected.system,
-            votes_chosen=pair.votes_chosen,
-            votes_rejected=pair.votes_rejected,
-            votes_tie=pair.votes_tie,
-            votes_both_bad=pair.votes_both_bad,
-            agreement=pair.agreement,
-        )
+    def texts(pair: Pair, conversational: bool, implicit: bool, separator: str) -> dict[str, Any]:
+        prompt = pair.row.prompt
+        texts: dict[str, Any] = {} if implicit else {"prompt": shape_prompt(prompt, conversational)}
+        texts["chosen"] = shape_completion(prompt, pair.chosen.text, conversational, implicit, separator)
+        texts["rejected"] = shape_completion(prompt, pair.rejected.text, conversational, implicit, separator)
+        return texts
+
+    @staticmethod
+    def provenance(pair: Pair, with_scale: bool) -> dict[str, Any]:
+        row, chosen, rejected = pair.row, pair.chosen, pair.rejected
+        record = {
+            "margin": (pair.margin if with_scale else None) if pair.per_judgment else pair.margin,
+            "prompt_id": row.item_id,
+            "chosen_system": chosen.system,
+            "rejected_system": rejected.system,
+            "votes_chosen": pair.votes_chosen,
+            "votes_rejected": pair.votes_rejected,
+            "votes_tie": pair.votes_tie,
+            "votes_both_bad": pair.votes_both_bad,
+            "agreement": pair.agreement,
+        }
         if pair.per_judgment:
             shown = {chosen.id: chosen.system, rejected.id: rejected.system}
-            record.update(
-                annotator=row.annotator,
-                display_order=[shown[c] if c in shown else row.candidate(c).system for c in row.display_order],
-                strategy=row.strategy,
-                propensity=row.propensity,
-            )
+            record["annotator"] = row.annotator
+            record["display_order"] = [shown[c] if c in shown else row.candidate(c).system for c in row.display_order]
+            record["strategy"] = row.strategy
+            record["propensity"] = row.propensity
         return record

@@ -129,6 +129,9 @@ PREFERENCE_ERRORS = [
     ('{"prompt": "q", "chosen": "a", "rejected": "b", "score_chosen": "high"}', 1, "score_chosen"),
     ('{"prompt": "q", "chosen": "a", "rejected": "b", "chosen_system": ""}', 1, "chosen_system"),
     ('{"prompt": "q", "chosen": "a", "rejected": "b", "id": ""}', 1, "id"),
+    ('{"prompt": "q", "chosen": "a\\u0000", "rejected": "b"}', 1, "chosen"),
+    (('{"prompt": [{"role": "user", "content": "\\u0000"}], "chosen": [{"role": "assistant", "content": "a"}], '
+      '"rejected": [{"role": "assistant", "content": "b"}]}'), 1, "prompt[0].content"),
     ('{"prompt": "q", "chosen": "a", "rejected": "b", "id": "x"}\n{"prompt": "q", "chosen": "a", "rejected": "b", "id": "x"}', 2, "id"),
     ('{"prompt": "q", "chosen": "a", "rejected": "b"}\n\n["not", "an", "object"]', 3, "row"),
 ]
