@@ -147,7 +147,7 @@ def _read_ahead(study_id: int, chunk_size: int) -> Iterator[tuple[list, dict, di
                 if not put(part):
                     return
             put(_DONE)
-        except BaseException as exc:  # handed to the consumer, raised there
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, raised there
             put(exc)
         finally:
             try:
