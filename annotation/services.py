@@ -211,7 +211,7 @@ def annotation_submit(
         return existing, False
     try:
         with transaction.atomic():
-            return _submit_locked(assignment_id, user, response, idempotency_key, duration_ms), True
+            return _submit_locked(assignment_id, user, response, idempotency_key, duration_ms)
     except IntegrityError:
         # The same key raced in from a retry: the first one won; return it.
         existing = Annotation.objects.filter(annotator=user, idempotency_key=idempotency_key).first()
@@ -220,7 +220,7 @@ def annotation_submit(
         return existing, False
 
 
-def _submit_locked(assignment_id, user, response, idempotency_key, duration_ms) -> Annotation:
+def _submit_locked(assignment_id, user, response, idempotency_key, duration_ms) -> tuple[Annotation, bool]:
     assignment = (
         Assignment.objects.select_for_update(of=("self",))  # lock only the lease, not the study row
         .select_related("study", "unit__item")
@@ -230,6 +230,10 @@ def _submit_locked(assignment_id, user, response, idempotency_key, duration_ms) 
     if assignment is None:
         raise NotFound("assignment: you do not hold this unit")
     if assignment.status == Assignment.Status.SUBMITTED:
+        # A retry with the same key that waited for this lock: the first one won; return it.
+        stored = Annotation.objects.filter(annotator=user, idempotency_key=idempotency_key, assignment=assignment).first()
+        if stored is not None:
+            return stored, False
         raise Conflict("assignment: this unit was already submitted (with another idempotency key)")
     study = assignment.study
     task_type = get_task_type(study.task_type)
@@ -247,7 +251,7 @@ def _submit_locked(assignment_id, user, response, idempotency_key, duration_ms) 
     Assignment.objects.filter(pk=assignment.pk).update(status=Assignment.Status.SUBMITTED, submitted_at=now)
     Unit.objects.filter(pk=assignment.unit_id).update(n_done=F("n_done") + 1)
     passed = qc_record(study=study, unit=assignment.unit, user=user, response=clean)
-    return Annotation.objects.create(
+    annotation = Annotation.objects.create(
         qc_passed=passed,
         study=study,
         unit_id=assignment.unit_id,
@@ -262,6 +266,7 @@ def _submit_locked(assignment_id, user, response, idempotency_key, duration_ms) 
         shown_at=assignment.created_at,
         duration_ms=duration_ms,
     )
+    return annotation, True
 
 
 CROWD_PARAMS = {
@@ -270,7 +275,7 @@ CROWD_PARAMS = {
     "prolific": ("PROLIFIC_PID", "SESSION_ID"),
     "mturk": ("workerId", "assignmentId"),
 }
-WORKER_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
+WORKER_ID_RE = re.compile(r"[A-Za-z0-9_-]{1,100}")  # used with fullmatch: no trailing newline
 
 
 def crowd_enter(*, token: str, params: Mapping[str, str]):
@@ -287,7 +292,7 @@ def crowd_enter(*, token: str, params: Mapping[str, str]):
     id_param, session_param = CROWD_PARAMS[platform]
     worker_id, session = params.get(id_param, ""), params.get(session_param, "")
     for name, value in ((id_param, worker_id), (session_param, session)):
-        if not WORKER_ID_RE.match(value or ""):
+        if not WORKER_ID_RE.fullmatch(value or ""):
             raise Invalid(f"{name}: missing or malformed in the entry link", {name: "missing or malformed"})
     with transaction.atomic():
         membership = StudyMembership.objects.select_for_update().filter(study=study, platform=platform, worker_id=worker_id).first()

@@ -102,6 +102,17 @@ def _display_order(study: Study, candidate_ids: list[int], rng: np.random.Genera
     return list(candidate_ids)
 
 
+def quota_reached(study: Study, membership: StudyMembership) -> bool:
+    """A crowd worker who has judged the study's quota of regular units gets no more."""
+    quota = int(study.crowd.get("quota", 0) or 0)
+    if not quota or not membership.worker_id or membership.platform == "import":
+        return False
+    done = Assignment.objects.filter(
+        study=study, annotator_id=membership.user_id, status=Assignment.Status.SUBMITTED, unit__kind=Unit.Kind.REGULAR
+    ).count()
+    return done >= quota
+
+
 def assignment_next_for_annotator(*, study: Study, user) -> Assignment | None:
     """The unit this annotator holds, or a newly leased one; None when nothing is left."""
     held = _held(study, user)
@@ -123,11 +134,17 @@ def assignment_next_for_annotator(*, study: Study, user) -> Assignment | None:
     )
     lease = timedelta(seconds=float(study.quality.get("lease_seconds", settings.LEASE_SECONDS)))
     with transaction.atomic():
-        if not StudyMembership.objects.select_for_update().filter(study=study, user=user).exists():
+        membership = StudyMembership.objects.select_for_update().filter(study=study, user=user).first()
+        if membership is None:
             raise NotAllowed("You are not an annotator of this study.")
         held = _held(study, user)  # another request of the same annotator may have won the lock
         if held is not None:
             return held
+        if membership.excluded:
+            # Excluded by the quality checks: their judgments would not count, so no more units.
+            raise NotAllowed("The quality checks of this study excluded you: no more units are handed out.")
+        if quota_reached(study, membership):
+            return None
         tried: set[int] = set()
         for _ in range(MAX_TRIES):
             pool = _pool(study, user, strategy.pool_order, tried, getattr(strategy, "needs_candidates", False))

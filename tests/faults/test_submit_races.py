@@ -88,9 +88,6 @@ def test_the_same_submission_twice_at_once_is_stored_once(study):
     assert judgments(study) == 1
 
 
-@pytest.mark.xfail(strict=False, reason="annotation/services.py _submit_locked: a retry with the same key that waited on the "
-                   "lease's lock gets 409 'already submitted (with another idempotency key)' instead of the stored judgment "
-                   "(look the key up again once the lock is held)")
 def test_the_same_submission_twice_at_once_both_get_the_stored_judgment(study):
     user = add_annotator(study, "ann")
     unit = take(client_for(user), study.slug)

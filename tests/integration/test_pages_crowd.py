@@ -194,10 +194,9 @@ def test_the_code_is_hidden_before_the_quota_and_shown_after(study):
 def test_an_excluded_annotator_never_sees_the_code(study):
     client, _ = enter(study)
     user = session_user(client)
-    judge(study, user, 1)
+    judge(study, user, 2)  # the quota is done, but the checks were not passed
     StudyMembership.objects.filter(study=study, user=user).update(excluded=True, excluded_reason="passed 0 of 3 checks, below 70%")
     assert client.get(reverse("study_annotate", args=["crowd"]))["Location"] == reverse("study_complete", args=["crowd"])
-    judge(study, user, 1)  # the quota is done, but the checks were not passed
     for response in (completion(client), client.get(reverse("study_complete", args=["crowd"]), follow=True)):
         html = response.content.decode()
         assert response.status_code == 200 and CODE not in html

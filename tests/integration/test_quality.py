@@ -99,3 +99,20 @@ def test_gold_answers_are_recorded_on_the_annotation():
     annotation_submit(assignment_id=a.id, user=ann, response={"choice": unit.gold["choice"]}, idempotency_key="g1")
     assert Annotation.objects.get().qc_passed is True
     assert StudyMembership.objects.get(user=ann).qc_passed == 1
+
+
+def test_excluded_annotators_get_no_more_units_and_crowd_quota_stops_leasing():
+    from elicitation.services import assignment_next_for_annotator
+
+    owner = make_user("owner", researcher=True)
+    study = make_study(owner, items=5, crowd={"platform": "prolific", "completion_code": "C0DE", "quota": 2})
+    _, worker = crowd_enter(token=study.invite_token, params={"PROLIFIC_PID": "w1", "SESSION_ID": "s1"})
+    for i in range(2):
+        a = assignment_next_for_annotator(study=study, user=worker)
+        annotation_submit(assignment_id=a.id, user=worker, response={"choice": "tie"}, idempotency_key=f"q{i}")
+    assert assignment_next_for_annotator(study=study, user=worker) is None  # quota done: no lease left blocking a unit
+
+    ann = add_annotator(study, "ann")
+    StudyMembership.objects.filter(user=ann).update(excluded=True, excluded_reason="failed checks")
+    with pytest.raises(NotAllowed, match="excluded"):
+        assignment_next_for_annotator(study=study, user=ann)

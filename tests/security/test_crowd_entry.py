@@ -81,8 +81,6 @@ def test_entry_links_are_checked(studies):
         enter(a, "W5", "s")
 
 
-@pytest.mark.xfail(strict=True, reason="annotation/services.py WORKER_ID_RE uses re.match with $, which accepts a trailing newline: "
-                   "'W6' and 'W6\\n' become two annotators (use fullmatch or \\Z)")
 def test_a_worker_id_with_a_trailing_newline_is_refused(studies):
     a, _ = studies
     enter(a, "W6", "s")

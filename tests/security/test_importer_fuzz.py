@@ -35,7 +35,7 @@ SEEDS = {
 }
 CHARS = list('\x00\x07\x1b\u202e"\'\\{}[],:\t\n\r<>&;=-1e309NaN ') + ["\ufeff", "\ud7ff", "é", "😺"]
 NASTY = st.text(alphabet=st.sampled_from(CHARS), max_size=40)
-# Judge-score files: without NUL, which exports/formats/judge_scores.py does not refuse yet (see the xfail below).
+# Judge-score files (a NUL is refused: see test_a_nul_in_a_judge_name_is_refused).
 NASTY_NO_NUL = st.text(alphabet=st.sampled_from([c for c in CHARS if c != "\x00"]), max_size=40)
 
 
@@ -133,8 +133,6 @@ def test_judge_score_imports_refuse_malformed_files_cleanly(format_name):
     run()
 
 
-@pytest.mark.xfail(strict=True, raises=Exception, reason="exports/formats/judge_scores.py passes a NUL in a judge name on to PostgreSQL, "
-                   "which cannot store it in JSON: a DataError instead of a refusal naming the line and field")
 def test_a_nul_in_a_judge_name_is_refused():
     owner = make_user("owner", researcher=True)
     study = make_study(owner, slug="nul-judge", items=1)
