@@ -61,7 +61,7 @@ class Pair:
         return self.votes_chosen + self.votes_rejected + self.votes_tie + self.votes_both_bad
 
 
-def _pair(row, won, lost, outcome, votes: Counter, margin, per_judgment, by_id=None) -> Pair:
+def _pair(row, won, lost, outcome, votes: Mapping[str, int], margin, per_judgment, by_id=None) -> Pair:
     other = "b" if outcome == "a" else "a"
     total = votes["a"] + votes["b"] + votes["tie"] + votes["both_bad"]
     chosen, rejected = (by_id[won], by_id[lost]) if by_id is not None else (row.candidate(won), row.candidate(lost))
@@ -85,7 +85,7 @@ def _judged(unit_rows: list[AnnotationRow]):
     return [(row, pair) for row in latest_revisions(unit_rows) for pair in row.records.pairs if pair.aspect == ""]
 
 
-def _majority(judged, votes: Counter, ties: str) -> str | None:
+def _majority(judged, votes: Mapping[str, int], ties: str) -> str | None:
     a, b = votes["a"], votes["b"]
     if ties == "ignore":
         return "a" if a > b else "b" if b > a else None
@@ -133,7 +133,7 @@ def preference_pairs(rows: Iterable[AnnotationRow], options: Mapping[str, Any], 
             unit_rows = list(unit_rows)  # one unit's judgments: bounded by its redundancy
             judged = _judged(unit_rows)
             counts["units"] += 1
-            votes = Counter(a=0, b=0, tie=0, both_bad=0)
+            votes = {"a": 0, "b": 0, "tie": 0, "both_bad": 0}
             for _, pair in judged:
                 votes[pair.outcome] += 1
             counts["judgments"] += len(judged)
@@ -165,7 +165,8 @@ def preference_pairs(rows: Iterable[AnnotationRow], options: Mapping[str, Any], 
         if aggregate == "bt" and units:
             scores = _bt_scores(units, ties)
             for judged in units:
-                votes = Counter(pair.outcome for _, pair in judged)
+                votes = Counter(a=0, b=0, tie=0, both_bad=0)
+                votes.update(pair.outcome for _, pair in judged)
                 pair = judged[0][1]
                 if pair.a not in scores or abs(scores[pair.a] - scores[pair.b]) < 1e-9:
                     counts["no_majority"] += 1

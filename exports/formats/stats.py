@@ -70,9 +70,9 @@ class StreamStats:
         self.items = 0
         self.annotators: set[str] = set()
         self._last_item: str | None = None
-        self.agree_pairs = 0
-        self.all_pairs = 0
-        self.coincidence: dict[tuple[str, str], float] = defaultdict(float)
+        # how many units had each vote pattern, e.g. (("a", 2), ("tie", 1)): agreement and the
+        # coincidence matrix follow from the patterns at the end (few, whatever the study size)
+        self.patterns: dict[tuple[tuple[str, int], ...], int] = defaultdict(int)
         self.decisive = 0
         self.first_won = 0
         self.length_decisive = 0
@@ -128,27 +128,35 @@ class StreamStats:
                     scored = defaultdict(list)
                 for score in records.scores:
                     scored[(score.candidate_id, score.aspect)].append(score.score)
-        m = sum(outcomes.values())
-        if m >= 2:
-            self.all_pairs += m * (m - 1) // 2
-            coincidence = self.coincidence
-            for c, n_c in outcomes.items():
-                self.agree_pairs += n_c * (n_c - 1) // 2
-                for k, n_k in outcomes.items():
-                    coincidence[(c, k)] += (n_c * (n_c - 1) if c == k else n_c * n_k) / (m - 1)
+        if len(outcomes) > 1 or (outcomes and next(iter(outcomes.values())) > 1):
+            self.patterns[tuple(sorted(outcomes.items()))] += 1
         if scored:
             for (_, aspect), values in scored.items():
                 self.scores[aspect].add(values)
 
+    def agreement(self) -> tuple[int, int, dict[tuple[str, str], float]]:
+        """(agreeing annotator pairs, all pairs, coincidence matrix) over units of >= 2 votes."""
+        agree = total = 0
+        coincidence: dict[tuple[str, str], float] = defaultdict(float)
+        for pattern, units in self.patterns.items():
+            m = sum(n for _, n in pattern)
+            total += units * (m * (m - 1) // 2)
+            for c, n_c in pattern:
+                agree += units * (n_c * (n_c - 1) // 2)
+                for k, n_k in pattern:
+                    coincidence[(c, k)] += units * (n_c * (n_c - 1) if c == k else n_c * n_k) / (m - 1)
+        return agree, total, coincidence
+
     def figures(self) -> dict[str, str]:
         """Human-readable figures for the card (only those the data allow)."""
         out: dict[str, str] = {}
-        if self.all_pairs:
+        agree_pairs, all_pairs, coincidence = self.agreement()
+        if all_pairs:
             out["pairwise agreement (tie-aware)"] = (
-                f"{self.agree_pairs / self.all_pairs:.3f} (share of {self.all_pairs} annotator pairs on the same unit "
+                f"{agree_pairs / all_pairs:.3f} (share of {all_pairs} annotator pairs on the same unit "
                 "giving the same outcome; tie and both-bad are outcomes of their own)"
             )
-        alpha = nominal_alpha(self.coincidence)
+        alpha = nominal_alpha(coincidence)
         if alpha is not None:
             out["Krippendorff's alpha (nominal, pairwise outcomes)"] = f"{alpha:.3f}"
         if self.decisive:

@@ -52,10 +52,6 @@ COLUMNS = {
     "prompt": ("text", "the prompt: text, or chat messages in the conversational form"),
     "chosen": ("text", "the preferred completion (text, or one assistant message; with the prompt in front in the implicit form)"),
     "rejected": ("text", "the other completion, in the same form as `chosen`"),
-    "margin": ("float", (
-        "preference strength on the study's scale (per judgment; null without a scale), vote margin "
-        "(majority) or difference of Bradley–Terry scores (bt)"
-    )),
     "prompt_id": ("string", "the item's id"),
     "chosen_system": ("string", "system that produced `chosen`"),
     "rejected_system": ("string", "system that produced `rejected`"),
@@ -64,6 +60,10 @@ COLUMNS = {
     "votes_tie": ("int", "judgments calling it a tie"),
     "votes_both_bad": ("int", "judgments calling both bad"),
     "agreement": ("float", "share of this pair's judgments that agree with this row"),
+    "margin": ("float", (
+        "preference strength on the study's scale (per judgment; null without a scale), vote margin "
+        "(majority) or difference of Bradley–Terry scores (bt)"
+    )),
     "annotator": ("string", "pseudonymous annotator id (per-judgment rows only)"),
     "display_order": ("strings", "systems as shown, left to right (per-judgment rows only)"),
     "strategy": ("string", "elicitation strategy that chose the unit (per-judgment rows only)"),
@@ -149,13 +149,15 @@ class TrlPreference(Exporter):
                         conversational = isinstance(row.prompt, list)
                     table = Table(out_dir, STEM, columns_for(options, conversational, per_judgment), options["file_format"], splitter)
                 split = splitter.split_of(row.prompt)
-                if jsonl:
+                if jsonl:  # what the judgments of a unit share with the same winner is encoded once
                     key = (row.unit_id, pair.chosen.id)
                     if key != shared_key:
-                        shared_key, shared = key, fragment(self.texts(pair, conversational, implicit, options["separator"]))
-                    table.write_fragments(shared, self.provenance(pair, with_scale), split)
+                        shared_key = key
+                        shared = fragment({**self.texts(pair, conversational, implicit, options["separator"]), **self.pair_columns(pair)})
+                    table.write_fragments(shared, self.row_columns(pair, with_scale), split)
                 else:
-                    table.write({**self.texts(pair, conversational, implicit, options["separator"]), **self.provenance(pair, with_scale)}, split)
+                    table.write({**self.texts(pair, conversational, implicit, options["separator"]), **self.pair_columns(pair),
+                                 **self.row_columns(pair, with_scale)}, split)
                 counts["pairs_written"] += 1
             if table is None:
                 table = Table(out_dir, STEM, columns_for(options, conversational is True, per_judgment), options["file_format"], splitter)
@@ -186,23 +188,30 @@ class TrlPreference(Exporter):
         return texts
 
     @staticmethod
-    def provenance(pair: Pair, with_scale: bool) -> dict[str, Any]:
-        row, chosen, rejected = pair.row, pair.chosen, pair.rejected
-        record = {
-            "margin": (pair.margin if with_scale else None) if pair.per_judgment else pair.margin,
-            "prompt_id": row.item_id,
-            "chosen_system": chosen.system,
-            "rejected_system": rejected.system,
+    def pair_columns(pair: Pair) -> dict[str, Any]:
+        """Provenance shared by every judgment of a unit that picked the same winner."""
+        return {
+            "prompt_id": pair.row.item_id,
+            "chosen_system": pair.chosen.system,
+            "rejected_system": pair.rejected.system,
             "votes_chosen": pair.votes_chosen,
             "votes_rejected": pair.votes_rejected,
             "votes_tie": pair.votes_tie,
             "votes_both_bad": pair.votes_both_bad,
             "agreement": pair.agreement,
         }
-        if pair.per_judgment:
-            shown = {chosen.id: chosen.system, rejected.id: rejected.system}
-            record["annotator"] = row.annotator
-            record["display_order"] = [shown[c] if c in shown else row.candidate(c).system for c in row.display_order]
-            record["strategy"] = row.strategy
-            record["propensity"] = row.propensity
-        return record
+
+    @staticmethod
+    def row_columns(pair: Pair, with_scale: bool) -> dict[str, Any]:
+        """The margin, and for a per-judgment row what is its own."""
+        if not pair.per_judgment:
+            return {"margin": pair.margin}
+        row, chosen, rejected = pair.row, pair.chosen, pair.rejected
+        shown = {chosen.id: chosen.system, rejected.id: rejected.system}
+        return {
+            "margin": pair.margin if with_scale else None,
+            "annotator": row.annotator,
+            "display_order": [shown[c] if c in shown else row.candidate(c).system for c in row.display_order],
+            "strategy": row.strategy,
+            "propensity": row.propensity,
+        }

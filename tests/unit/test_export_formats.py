@@ -434,3 +434,44 @@ def test_pairs_are_derived_from_likert_scores_with_a_minimum_margin(tmp_path):
     assert got == [("m1", "m2", 3.0, None), ("m3", "m2", 2.5, None)]
     assert summary.counts["derived_pairs"] == 2 and "derived from the `helpfulness` scores" in (tmp_path / "README.md").read_text()
     assert "annotator" not in read_jsonl(tmp_path / "trl_preference.jsonl")[0]
+
+
+# --- streaming statistics ------------------------------------------------------------------------
+
+
+def test_streaming_agreement_equals_prefstats_on_the_same_judgments():
+    """The card's figures, gathered a unit at a time, equal prefstats' on all the data at once."""
+    import numpy as np
+
+    from exports.formats.stats import StreamStats, _Interval
+    from prefstats import krippendorff_alpha, pairwise_agreement
+
+    rng = np.random.default_rng(3)
+    s = PairStudy({"allow_tie": True, "allow_both_bad": True})
+    raters = ["a1", "a2", "a3", "a4"]
+    labels = {"a": 0.0, "b": 1.0, "tie": 2.0, "both_bad": 3.0}
+    matrix = np.full((len(raters), 60), np.nan)
+    unit_of, label_of = [], []
+    for u in range(60):
+        ids = s.item(f"q{u}", f"p{u}", {"x": "short", "y": "longer text"})
+        for r, rater in enumerate(raters[: rng.integers(1, 5)]):
+            outcome = rng.choice(["a", "a", "b", "tie", "both_bad"])
+            choice = {"a": ids["x"], "b": ids["y"]}.get(outcome, outcome)
+            s.judge(f"q{u}", ["x", "y"], rater, {"choice": choice})
+            matrix[r, u] = labels[outcome]
+            unit_of.append(u)
+            label_of.append(outcome)
+    stats = StreamStats()
+    for _ in stats.tap(s.stream()):
+        pass
+    agree, total, _ = stats.agreement()
+    assert agree / total == pytest.approx(pairwise_agreement(np.array(unit_of), np.array(label_of)))
+    figures = stats.figures()
+    assert float(figures["Krippendorff's alpha (nominal, pairwise outcomes)"]) == pytest.approx(krippendorff_alpha(matrix, "nominal"), abs=5e-4)
+
+    interval = _Interval()
+    scores = rng.integers(1, 6, size=(3, 40)).astype(float)
+    scores[rng.random(scores.shape) < 0.3] = np.nan
+    for column in scores.T:
+        interval.add([v for v in column if not np.isnan(v)])
+    assert interval.alpha() == pytest.approx(krippendorff_alpha(scores, "interval"))
