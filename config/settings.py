@@ -43,7 +43,7 @@ def secret_key_problem(key: str) -> str | None:
     if not key:
         return "SECRET_KEY is not set. Set it in the environment (DEBUG=1 allows a development key)."
     lowered = key.strip().lower()
-    if lowered.startswith("dev-only") or lowered.startswith("django-insecure"):
+    if lowered.startswith(("dev-only", "django-insecure")):
         return "Refusing to run with a development SECRET_KEY while DEBUG is off."
     if lowered in KNOWN_SECRETS:
         return f"Refusing to run with the well-known placeholder SECRET_KEY {key!r}."
@@ -64,7 +64,7 @@ def debug_problem(debug: bool, hosts: list[str]) -> str | None:
 DEBUG = env_bool("DEBUG", False)
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
 if not SECRET_KEY and DEBUG:
-    SECRET_KEY = "dev-only-insecure-key"  # noqa: S105 - only ever used with DEBUG on
+    SECRET_KEY = "dev-only-insecure-key"
 if not DEBUG and (problem := secret_key_problem(SECRET_KEY)):
     raise ImproperlyConfigured(problem)
 

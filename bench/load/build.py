@@ -21,11 +21,7 @@ import time
 from datetime import timedelta
 
 PASSWORD = "bench-load-password-1"
-WORDS = (
-    "the a model answer question because therefore however data result value system user helpful clear "
-    "example explain step first second then finally consider important note simple reason word short long "
-    "language translate summary code function return error check test case input output list number"
-).split()
+WORDS = ["the", "a", "model", "answer", "question", "because", "therefore", "however", "data", "result", "value", "system", "user", "helpful", "clear", "example", "explain", "step", "first", "second", "then", "finally", "consider", "important", "note", "simple", "reason", "word", "short", "long", "language", "translate", "summary", "code", "function", "return", "error", "check", "test", "case", "input", "output", "list", "number"]
 TEXT_POOL = 4096
 
 
@@ -46,7 +42,12 @@ def _next_id(cur, table: str) -> int:
 
 def build_study(*, task: str, units: int, accounts: int, redundancy: int, strategy: str, seed: int) -> dict:
     from django.conf import settings
-    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
+    from django.contrib.auth import (
+        BACKEND_SESSION_KEY,
+        HASH_SESSION_KEY,
+        SESSION_KEY,
+        get_user_model,
+    )
     from django.contrib.auth.hashers import make_password
     from django.contrib.sessions.backends.db import SessionStore
     from django.contrib.sessions.models import Session

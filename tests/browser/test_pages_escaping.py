@@ -46,7 +46,7 @@ def evil_study():
 
 
 def test_home_and_study_page_show_untrusted_fields_as_text(new_page, live_host, evil_study, tmp_path):
-    owner, study = evil_study
+    _owner, study = evil_study
     page = new_page()
     dialogs = watch(page)
     sign_in(page, "owner")
@@ -96,7 +96,7 @@ def test_export_errors_stay_text_from_the_server_and_from_the_script(new_page, l
 
 
 def test_annotator_pages_around_the_app_show_the_study_name_as_text(new_page, live_host, evil_study):
-    owner, study = evil_study
+    _, study = evil_study
     add_annotator(study, "ann")
     page = new_page()
     dialogs = watch(page)

@@ -34,10 +34,22 @@ def redis_is_local() -> bool:
     return _local(os.environ.get("REDIS_URL", ""), "redis", 6379) and bool(shutil.which("redis-server")) and bool(shutil.which("redis-cli"))
 
 
+def may_stop_servers() -> bool:
+    """Stopping PostgreSQL or Redis cuts off whoever else uses them: CI (which runs alone on
+    its machine) does it; on a shared development machine, opt in with TRENCHCOAT_FAULTS=1."""
+    return bool(os.environ.get("CI")) or os.environ.get("TRENCHCOAT_FAULTS") == "1"
+
+
+OPT_IN = "set TRENCHCOAT_FAULTS=1 to run it here (CI runs it): it cuts off everyone using that server meanwhile"
 needs_local_postgres = pytest.mark.skipif(
-    not postgres_is_local(), reason="restarts PostgreSQL: only against the local server (DATABASE_URL=postgres://...@127.0.0.1:5432/...)")
+    not (postgres_is_local() and may_stop_servers()),
+    reason=f"restarts PostgreSQL: only against the local server (DATABASE_URL=postgres://...@127.0.0.1:5432/...); {OPT_IN}")
 needs_local_redis = pytest.mark.skipif(
-    not redis_is_local(), reason="stops Redis: only against the local server (REDIS_URL=redis://127.0.0.1:6379/...)")
+    not (redis_is_local() and may_stop_servers()),
+    reason=f"stops Redis: only against the local server (REDIS_URL=redis://127.0.0.1:6379/...); {OPT_IN}")
+needs_postgres_and_redis = pytest.mark.skipif(
+    not (os.environ.get("DATABASE_URL", "").startswith("postgres") and os.environ.get("REDIS_URL", "").startswith("redis")),
+    reason="a real Celery worker needs the real PostgreSQL (DATABASE_URL) and Redis broker (REDIS_URL)")
 
 
 def wait_until(predicate, timeout: float, what: str, interval: float = 0.2) -> None:
@@ -53,7 +65,7 @@ def wait_until(predicate, timeout: float, what: str, interval: float = 0.2) -> N
 
 
 def redis_up() -> bool:
-    return subprocess.run(["redis-cli", "-h", "127.0.0.1", "-p", "6379", "ping"], capture_output=True, text=True, timeout=5).stdout.strip() == "PONG"
+    return subprocess.run(["redis-cli", "-h", "127.0.0.1", "-p", "6379", "ping"], check=False, capture_output=True, text=True, timeout=5).stdout.strip() == "PONG"
 
 
 def redis_start() -> None:
@@ -67,7 +79,7 @@ def redis_start() -> None:
 def redis_stopped():
     """Redis is down inside the block, and up again after it (whatever happened)."""
     try:
-        subprocess.run(["redis-cli", "-h", "127.0.0.1", "-p", "6379", "shutdown", "nosave"], capture_output=True, timeout=10)
+        subprocess.run(["redis-cli", "-h", "127.0.0.1", "-p", "6379", "shutdown", "nosave"], check=False, capture_output=True, timeout=10)
         wait_until(lambda: not redis_up(), 20, "Redis to stop")
         yield
     finally:
@@ -81,16 +93,16 @@ def redis_stopped():
 
 
 def _cluster() -> tuple[str, str]:
-    return sorted(os.listdir("/etc/postgresql"))[0], "main"
+    return min(os.listdir("/etc/postgresql")), "main"
 
 
 def postgres_up() -> bool:
-    return subprocess.run(["pg_isready", "-h", "127.0.0.1", "-p", "5432", "-q"], timeout=10).returncode == 0
+    return subprocess.run(["pg_isready", "-h", "127.0.0.1", "-p", "5432", "-q"], check=False, timeout=10).returncode == 0
 
 
 def _pg_ctl(action: str) -> None:
     version, name = _cluster()
-    subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", version, name, action], capture_output=True, timeout=120)
+    subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", version, name, action], check=False, capture_output=True, timeout=120)
 
 
 def close_django_connections() -> None:

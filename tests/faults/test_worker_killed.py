@@ -30,11 +30,11 @@ from rest_framework.test import APIClient
 from exports.models import ExportJob
 from exports.services import exports_requeue_stale
 from tests.factories import add_annotator, make_study, make_user
-from tests.faults.conftest import needs_local_postgres, needs_local_redis
+from tests.faults.conftest import needs_postgres_and_redis
 from tests.integration.test_exports_formats import bulk_annotate
 
 ROOT = Path(__file__).resolve().parents[2]
-pytestmark = [pytest.mark.faults, pytest.mark.postgres, needs_local_postgres, needs_local_redis, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.faults, pytest.mark.postgres, needs_postgres_and_redis, pytest.mark.django_db(transaction=True)]
 
 # The worker's export is slowed down after a few rows (and says when it got there), so that
 # the kill lands mid-export however fast the machine.
@@ -145,7 +145,7 @@ def no_partial_files() -> bool:
 
 
 def test_a_killed_pool_process_hands_the_export_back_and_it_completes(setup, queue):
-    owner, study, client, tmp = setup
+    _owner, study, client, tmp = setup
     marker = tmp / "mid-export"
     worker = Worker(queue, marker, tmp / "media")
     try:
@@ -171,7 +171,7 @@ def test_a_killed_pool_process_hands_the_export_back_and_it_completes(setup, que
 
 
 def test_a_killed_worker_leaves_a_stale_job_that_is_requeued_and_completed(setup, queue):
-    owner, study, client, tmp = setup
+    _owner, study, client, tmp = setup
     marker = tmp / "mid-export"
     worker = Worker(queue, marker, tmp / "media")
     try:

@@ -81,9 +81,9 @@ def test_every_post_form_in_the_templates_carries_the_token():
     forms = 0
     for path in TEMPLATES.rglob("*.html"):
         text = path.read_text()
-        for match in re.finditer(r"<form\b([^>]*)>(.*?)</form>", text, flags=re.S | re.I):
+        for match in re.finditer(r"<form\b([^>]*)>(.*?)</form>", text, flags=re.DOTALL | re.IGNORECASE):
             attrs, body = match.groups()
-            if re.search(r'method\s*=\s*"post"', attrs, flags=re.I):
+            if re.search(r'method\s*=\s*"post"', attrs, flags=re.IGNORECASE):
                 forms += 1
                 assert "{% csrf_token %}" in body, f"{path.name}: a POST form without {{% csrf_token %}}: {attrs.strip()}"
     assert forms >= 8

@@ -51,7 +51,7 @@ EXPECTED = {
     "study_detail": ("get", None, MANAGERS, None),
     "study_status": ("post", lambda: {"status": "paused"}, MANAGERS, lambda w: Study.objects.get(slug="main").status == "paused"),
     "study_upload": ("post", _upload, MANAGERS, lambda w: Item.objects.filter(external_id__startswith="new-").exists()),
-    "study_invite_reset": ("post", lambda: {}, MANAGERS, lambda w: Study.objects.get(slug="main").invite_token != w["token_before"]),
+    "study_invite_reset": ("post", dict, MANAGERS, lambda w: Study.objects.get(slug="main").invite_token != w["token_before"]),
     "study_researcher_add": ("post", lambda: {"username": "newcomer"}, {"owner"},
                              lambda w: StudyMembership.objects.filter(user__username="newcomer", role="researcher").exists()),
     "study_export_create": ("post", lambda: {"format": "raw", "options": "{}"}, MANAGERS,

@@ -38,7 +38,7 @@ def start(env: dict[str, str]) -> subprocess.CompletedProcess:
     """Import the real (production) settings in a fresh process with this environment."""
     clean = {k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "DEBUG", "ALLOWED_HOSTS", "DJANGO_SETTINGS_MODULE")}
     code = "import django, os; os.environ['DJANGO_SETTINGS_MODULE'] = 'config.settings'; django.setup(); print('started')"
-    return subprocess.run([sys.executable, "-c", code], env={**clean, **env, "PYTHONPATH": str(ROOT)}, cwd=ROOT,
+    return subprocess.run([sys.executable, "-c", code], check=False, env={**clean, **env, "PYTHONPATH": str(ROOT)}, cwd=ROOT,
                           capture_output=True, text=True, timeout=60)
 
 
