@@ -1,7 +1,8 @@
 """Failing cleanly while the database is away (a restart, a failover): a request that cannot
 reach PostgreSQL gets a short 503 with Retry-After, in the API's error shape for the API,
 instead of a 500 and a traceback in the logs. Nothing is half-written: every service is
-atomic, so a request cut off by the outage has stored all of its work or none of it."""
+atomic, so a request cut off by the outage has stored all of its work or none of it, and a
+retried submission is stored once (its idempotency key)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from django.http import HttpResponse, JsonResponse
 log = logging.getLogger(__name__)
 
 RETRY_AFTER = "5"
-MESSAGE = "The database is unavailable for a moment; nothing was lost. Try again in a few seconds."
+MESSAGE = "The database is unavailable for a moment; try again in a few seconds (a judgment sent again with its idempotency key is stored once)."
 
 
 class DatabaseUnavailableMiddleware:
