@@ -38,14 +38,15 @@ import numpy as np  # noqa: E402
 from elicitation.simulation import METRICS, WorldConfig, aggregate, make_world, markdown_table, run_pure, summarize  # noqa: E402
 
 NOISY = {"item_sd": 0.5, "spammer_share": 0.15, "reliability": (0.85, 1.0), "position_bias": 0.3, "tie_nu": 0.3}
-ALL = ["uniform", "balanced", "active-bt", "active-bt:eig", "crowd-bt", "judge-disagreement", "length-balanced"]
-RANKERS = ["uniform", "active-bt", "active-bt:eig", "crowd-bt"]
+ALL = ["uniform", "balanced", "active-bt", "active-bt:adjacent", "active-bt:eig", "crowd-bt", "judge-disagreement",
+       "length-balanced"]
+RANKERS = ["uniform", "active-bt", "active-bt:adjacent", "active-bt:eig", "crowd-bt"]
 
 # name -> (world, judgments per run, strategies, seeds, what it is)
 SETTINGS = {
     "goal": (
         WorldConfig(n_systems=10, gap=0.2, **NOISY),
-        5000, ALL, 16,
+        5000, ALL, 12,
         "10 systems 0.2 logits apart; per-item noise sd 0.5; 20 annotators, 15% answering at random, "
         "the others flipping 0-15% of answers; position bias 0.3 logits; ties (Davidson nu 0.3); 200 items, redundancy 3",
     ),

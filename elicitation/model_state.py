@@ -22,6 +22,7 @@ connection attempt every few seconds.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import threading
 import time
@@ -213,8 +214,10 @@ def study_state_refit(*, study_id: int) -> dict[str, Any] | None:
         params = strategy.parse_params(study.strategy_params)
         n_annotations = Annotation.objects.filter(study=study, superseded_by__isnull=True).count()
         judgments = study_judgments(study)
+        previous = cached_state(study).state
+        warm = "previous" in inspect.signature(fit_state).parameters
         entry = {
-            "state": fit_state(judgments, params),
+            "state": fit_state(judgments, params, previous=previous) if warm else fit_state(judgments, params),
             "mark": int(mark or 0),
             "fitted_at": time.time(),
             "strategy": study.strategy,

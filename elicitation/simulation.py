@@ -22,6 +22,7 @@ those are the intervals a researcher sees, whatever strategy collected the data.
 
 from __future__ import annotations
 
+import inspect
 import math
 import weakref
 from collections.abc import Mapping, Sequence
@@ -353,6 +354,7 @@ def run_pure(
     truth, truth_position = population_truth(world)
     pool = Pool(world, rng)
     fit_state = getattr(strategy, "fit_state", None)
+    warm = fit_state is not None and "previous" in inspect.signature(fit_state).parameters
     own_model = kind == "crowd" or (strategy_name == "active-bt" and params.get("level") == "system")
     state: dict[str, Any] = {}
     judgments: list[Judgment] = []
@@ -382,7 +384,7 @@ def run_pure(
         judgments.append(judgment_of(world, u, annotator, a_first, respond(world, annotator, item, a, b, a_first, rng)))
         refit = fit_state is not None and t % refit_every == 0
         if refit:
-            state = fit_state(judgments, params)
+            state = fit_state(judgments, params, previous=state) if warm else fit_state(judgments, params)
         if t % checkpoint_every == 0:
             ranking = state.get("system") if own_model and refit else estimate(kind, judgments)
             report = ranking if kind == "bt" else estimate("bt", judgments)

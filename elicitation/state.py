@@ -179,11 +179,12 @@ def fit_crowd(
     level: str = "system",
     prior: tuple[float, float] = RELIABILITY_PRIOR,
     iterations: int = EM_ITERATIONS,
+    start: Mapping[int, float] | None = None,
 ) -> dict[str, Any]:
     """Crowd-BT by EM. E-step: the posterior probability r that each win was reported
     truthfully; M-step: weighted Davidson–BT fits (the judgment as given with weight r, and
     flipped with weight 1 - r) and eta_k = (sum r + a) / (n_k + a + b) over k's wins (ties
-    carry no information about flips). Covariances are the expected information of the
+    carry no information about flips). `start`: reliabilities to start from (the last refit's). Covariances are the expected information of the
     flip model at the optimum, so an unreliable annotator's judgments count for less."""
     out: dict[str, Any] = {"reliability": {}, "reliability_prior": prior[0] / (prior[0] + prior[1])}
     if not judgments:
@@ -192,6 +193,8 @@ def fit_crowd(
     a_index = {a: n for n, a in enumerate(annotators)}
     ann = np.fromiter((a_index[j.annotator_id] for j in judgments), dtype=np.int64, count=len(judgments))
     eta = np.full(len(annotators), prior[0] / (prior[0] + prior[1]))
+    if start:  # warm start from the last refit's reliabilities: EM then needs few rounds
+        eta = np.array([float(start.get(a, e)) for a, e in zip(annotators, eta, strict=True)])
     if level == "system":
         groups = {"": list(range(len(judgments)))}
         players_of = {"": sorted({j.system_a for j in judgments} | {j.system_b for j in judgments})}

@@ -71,7 +71,9 @@ class CrowdBT(ScoredStrategy):
         r = relative_information(ctx.state, ctx.annotator_id)
         return r * base + (1.0 - r) / len(pool)
 
-    def fit_state(self, judgments: Sequence[Judgment], params: Mapping[str, Any]) -> dict[str, Any]:
+    def fit_state(
+        self, judgments: Sequence[Judgment], params: Mapping[str, Any], previous: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
         params = {**self.defaults, **params}
-        state = fit_crowd(judgments, params["level"])
+        state = fit_crowd(judgments, params["level"], start=(previous or {}).get("reliability"))
         return with_tables(state, params["level"], params["criterion"], {"*": reference_reliability(state)})

@@ -66,5 +66,7 @@ class LengthBalanced(ScoredStrategy):
     def scores(self, ctx: Context, pool: Sequence[UnitView]) -> np.ndarray:
         return length_balance_scores(ctx.state, pool)
 
-    def fit_state(self, judgments: Sequence[Judgment], params: Mapping[str, Any]) -> dict[str, Any]:
+    def fit_state(
+        self, judgments: Sequence[Judgment], params: Mapping[str, Any], previous: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
         return {"length": length_counts(judgments)}

@@ -51,8 +51,11 @@ class ScoredStrategy(Strategy):
     def scores(self, ctx: Context, pool: Sequence[UnitView]) -> np.ndarray:
         """One number per unit of the pool, higher = ask sooner."""
 
-    def fit_state(self, judgments: Sequence[Judgment], params: Mapping[str, Any]) -> dict[str, Any]:
-        """The model state this strategy reads, from the study's judgments (pure)."""
+    def fit_state(
+        self, judgments: Sequence[Judgment], params: Mapping[str, Any], previous: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """The model state this strategy reads, from the study's judgments (pure).
+        `previous` is the last state, which a fit may start from; never required."""
         return {}
 
     def greedy(self, ctx: Context, pool: Sequence[UnitView]) -> np.ndarray:

