@@ -150,10 +150,11 @@ def _read_ahead(study_id: int, chunk_size: int) -> Iterator[tuple[list, dict, di
         except BaseException as exc:  # noqa: BLE001 - handed to the consumer, raised there
             put(exc)
         finally:
-            try:
-                reader.rollback()
-            finally:
-                reader.close()
+            for end in (reader.rollback, reader.close):  # a lost connection must not hide the first error
+                try:
+                    end()
+                except Exception:  # noqa: BLE001, S110
+                    pass
 
     thread = threading.Thread(target=read, name=f"export-reader-{study_id}", daemon=True)
     thread.start()
