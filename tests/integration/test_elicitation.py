@@ -223,9 +223,8 @@ def test_with_the_cache_down_units_are_still_served_by_exploration(strategy, bac
 @pytest.mark.django_db
 def test_a_refit_without_a_cache_fails_loudly_in_the_worker_not_in_requests(owner):
     study = active_study(owner)
-    with override_settings(CACHES=REDIS_DOWN):
-        with pytest.raises(ConnectionError):
-            study_state_refit(study_id=study.id)
+    with override_settings(CACHES=REDIS_DOWN), pytest.raises(ConnectionError):
+        study_state_refit(study_id=study.id)
 
 
 @pytest.mark.django_db
