@@ -91,7 +91,7 @@ def _cache_call(fn, *args, **kwargs) -> tuple[bool, Any]:
         return False, None
     try:
         return True, fn(*args, **kwargs)
-    except Exception as exc:  # redis errors, timeouts, bad pickles: all mean "no cache"
+    except Exception as exc:  # noqa: BLE001 - redis errors, timeouts, bad pickles: all mean "no cache"
         breaker.trip()
         log.warning("elicitation cache unreachable (%s: %s); serving without model state", type(exc).__name__, exc)
         return False, None
@@ -143,7 +143,7 @@ def lease_noted(study_id: int, cached: CachedState) -> None:
 
     try:
         refit_study.delay(study_id)
-    except Exception:  # broker down: try again on a later request
+    except Exception:  # noqa: BLE001 - broker down: try again on a later request
         log.exception("could not queue a refit of study %s", study_id)
         _cache_call(cache.delete, pending_key(study_id))
 
