@@ -143,7 +143,7 @@ def lease_noted(study_id: int, cached: CachedState) -> None:
 
     try:
         refit_study.delay(study_id)
-    except Exception:  # noqa: BLE001 - broker down: try again on a later request
+    except Exception:  # broker down: try again on a later request
         log.exception("could not queue a refit of study %s", study_id)
         _cache_call(cache.delete, pending_key(study_id))
 
