@@ -34,7 +34,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db.models.functions import Length
 
-from annotation.models import Annotation, Candidate, Study, Unit
+from annotation.models import Annotation, Candidate, Study, StudyMembership, Unit
 from annotation.task_types import get_task_type
 from elicitation.state import A_WINS, B_WINS, STATE_VERSION, TIE, Judgment
 from elicitation.strategies import get_strategy
@@ -153,11 +153,14 @@ def lease_noted(study_id: int, cached: CachedState) -> None:
 
 def study_judgments(study: Study) -> list[Judgment]:
     """Every current pairwise judgment of the study's regular units, in the form the fits
-    take (a response's overall choice; per-aspect choices are left to analysis)."""
+    take (a response's overall choice; per-aspect choices are left to analysis). Judgments
+    of annotators the quality checks excluded are left out."""
     task_type = get_task_type(study.task_type)
     config = task_type.parse_config(study.task_config)
+    excluded = StudyMembership.objects.filter(study=study, excluded=True).values("user_id")
     rows = (
         Annotation.objects.filter(study=study, unit__kind=Unit.Kind.REGULAR, superseded_by__isnull=True)
+        .exclude(annotator_id__in=excluded)
         .order_by("id")
         .values_list("item_id", "unit__candidate_ids", "response", "display_order", "annotator_id")
     )

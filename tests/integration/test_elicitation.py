@@ -128,6 +128,12 @@ def test_a_refit_task_writes_the_state_the_next_request_uses(owner):
     assert entry["state"]["plans"]["*"]
     got = cached_state(study)
     assert got.reachable and got.state["system"]["n"] == judged
+    # An annotator the quality checks exclude no longer counts in the fit.
+    membership = users[0].memberships.get(study=study)
+    membership.excluded = True
+    membership.save()
+    theirs = Annotation.objects.filter(study=study, annotator=users[0]).count()
+    assert len(model_state.study_judgments(study)) == judged - theirs
     # A different protocol (here: other params) makes the cached state stale: not used.
     study.strategy_params = {**study.strategy_params, "epsilon": 0.5}
     assert cached_state(study).state == {}
