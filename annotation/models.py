@@ -141,6 +141,7 @@ class Unit(models.Model):
         REGULAR = "regular"
         GOLD = "gold"
         ATTENTION = "attention"
+        REPEAT = "repeat"  # a pair shown again to the same annotator, in swapped order
 
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="units")
     item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="units")
@@ -150,6 +151,11 @@ class Unit(models.Model):
     n_done = models.PositiveIntegerField(default=0)
     n_taken = models.PositiveIntegerField(default=0)
     rand = models.FloatField(default=0.0)  # random key for uniform sampling by index range
+    # Swapped repeats: the unit repeated, and the one annotator it is reserved for.
+    repeat_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE, related_name="repeats")
+    reserved_for = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="reserved_units"
+    )
 
     class Meta:
         indexes = [
