@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.throttling import AnonRateThrottle
 
@@ -34,4 +34,5 @@ urlpatterns = [
     path("task-types/", api.TaskTypesApi.as_view(), name="api-task-types"),
     path("strategies/", api.StrategiesApi.as_view(), name="api-strategies"),
     path("formats/", exports_api.FormatsApi.as_view(), name="api-formats"),
+    path("", include("exports.urls_api")),  # export retries, background imports
 ]

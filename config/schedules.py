@@ -11,4 +11,10 @@ BEAT_SCHEDULE = {
         "task": "elicitation.tasks.refit_stale_studies",
         "schedule": 300.0,
     },
+    # Exports whose worker went silent (killed, lost) are queued again, or failed after
+    # MAX_ATTEMPTS, so that no job stays "running" forever.
+    "requeue-stale-exports": {
+        "task": "exports.tasks.requeue_stale_exports",
+        "schedule": 300.0,
+    },
 }

@@ -209,6 +209,8 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # export and import jobs share one status set; studies have their own "status"
+    "ENUM_NAME_OVERRIDES": {"JobStatusEnum": "exports.models.JobStatus.choices"},
 }
 
 SESSION_COOKIE_HTTPONLY = True

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import logging
 import re
 import shutil
 import tempfile
@@ -29,6 +30,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
+from kombu.exceptions import OperationalError as BrokerError
 
 from annotation.errors import Conflict, Invalid
 from annotation.models import Annotation, Candidate, Study
@@ -38,6 +40,8 @@ from exports.formats.judge_scores import SCORE_FORMATS, parse_judge_scores
 from exports.models import STALE_AFTER, ExportJob, ImportJob, JobStatus
 from exports.pipeline import run_exporter
 from exports.selectors import annotation_rows
+
+log = logging.getLogger(__name__)
 
 PROGRESS_EVERY = 5000
 MAX_ATTEMPTS = 3
@@ -61,13 +65,33 @@ def _exporter_and_options(format_name: str, options: dict[str, Any], task_type: 
         raise Invalid(str(exc), {exc.field: exc.message}) from None
 
 
-def export_create(*, study: Study, user, format_name: str, options: dict[str, Any] | None = None) -> ExportJob:
+def _send(task, model, job_id: int, failure: str) -> bool:
+    """Queue a job's task (after commit). With the broker unreachable the message is never
+    sent, so the job would wait "pending" forever: it fails at once, saying why, instead.
+    (Without REDIS_URL, Celery runs tasks in-process and there is no broker to lose.)"""
+    try:
+        task.delay(job_id)
+    except (BrokerError, OSError) as exc:
+        log.warning("could not queue %s %s: %s", model.__name__, job_id, exc)
+        model.objects.filter(pk=job_id, status=JobStatus.PENDING).update(
+            status=JobStatus.FAILED, finished_at=timezone.now(),
+            error=f"{failure}: the task queue (broker) is unreachable ({exc}).",
+        )
+        return False
+    return True
+
+
+def _send_export(job_id: int) -> None:
     from exports.tasks import run_export
 
+    _send(run_export, ExportJob, job_id, "Not started: the export could not be queued; retry it once the task queue is back")
+
+
+def export_create(*, study: Study, user, format_name: str, options: dict[str, Any] | None = None) -> ExportJob:
     _, clean = _exporter_and_options(format_name, options or {}, study.task_type)
     with transaction.atomic():
         job = ExportJob.objects.create(study=study, format=format_name, options=clean, created_by=user)
-        transaction.on_commit(lambda: run_export.delay(job.pk))
+        transaction.on_commit(lambda: _send_export(job.pk))
     return job
 
 
@@ -158,13 +182,11 @@ def export_run(*, job_id: int) -> ExportJob:
 
 def export_retry(*, job: ExportJob) -> ExportJob:
     """Run a failed (or stale) export again, from the start."""
-    from exports.tasks import run_export
-
     if not job.can_retry:
         raise Conflict(f"This export is {job.status}; only a failed export, or one whose worker stopped responding, can be retried.")
     with transaction.atomic():
         ExportJob.objects.filter(pk=job.pk).update(status=JobStatus.PENDING, error="", rows_done=0, attempts=0, finished_at=None)
-        transaction.on_commit(lambda: run_export.delay(job.pk))
+        transaction.on_commit(lambda: _send_export(job.pk))
     job.refresh_from_db()
     return job
 
@@ -172,14 +194,12 @@ def export_retry(*, job: ExportJob) -> ExportJob:
 def exports_requeue_stale() -> dict[str, int]:
     """Periodic: a running export whose worker went silent is queued again (its next attempt
     starts over), or failed once it has used up its attempts."""
-    from exports.tasks import run_export
-
     requeued = failed = 0
     limit = timezone.now() - STALE_AFTER
     for job in ExportJob.objects.filter(status=JobStatus.RUNNING, heartbeat_at__lt=limit):
         if job.attempts < MAX_ATTEMPTS:
             if ExportJob.objects.filter(pk=job.pk, status=JobStatus.RUNNING, heartbeat_at__lt=limit).update(status=JobStatus.PENDING):
-                transaction.on_commit(lambda pk=job.pk: run_export.delay(pk))
+                transaction.on_commit(lambda pk=job.pk: _send_export(pk))
                 requeued += 1
         else:
             failed += ExportJob.objects.filter(pk=job.pk, status=JobStatus.RUNNING).update(
@@ -293,8 +313,6 @@ def _check_import(kind: str, format_name: str) -> None:
 
 def import_create(*, study: Study, user, kind: str, format_name: str, uploaded) -> ImportJob:
     """Store the upload and queue its import (run after commit)."""
-    from exports.tasks import run_import
-
     _check_import(kind, format_name)
     if uploaded.size > settings.MAX_UPLOAD_BYTES:
         raise Invalid(f"file: larger than {settings.MAX_UPLOAD_BYTES} bytes", {"file": "too large"})
@@ -308,8 +326,15 @@ def import_create(*, study: Study, user, kind: str, format_name: str, uploaded) 
     with transaction.atomic():
         job = ImportJob.objects.create(study=study, kind=kind, format=format_name, filename=uploaded.name or "",
                                        upload=str(stored.relative_to(settings.MEDIA_ROOT)), created_by=user)
-        transaction.on_commit(lambda: run_import.delay(job.pk))
+        transaction.on_commit(lambda: _send_import(job.pk, stored))
     return job
+
+
+def _send_import(job_id: int, stored: Path) -> None:
+    from exports.tasks import run_import
+
+    if not _send(run_import, ImportJob, job_id, "Nothing was imported: the import could not be queued; upload the file again once the task queue is back"):
+        stored.unlink(missing_ok=True)
 
 
 def import_run(*, job_id: int) -> ImportJob:

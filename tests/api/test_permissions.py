@@ -7,7 +7,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from rest_framework.test import APIClient
 
 from elicitation.services import assignment_next_for_annotator
-from exports.models import ExportJob
+from exports.models import ExportJob, ImportJob
 from tests.factories import add_annotator, make_study, make_user
 
 pytestmark = pytest.mark.django_db
@@ -37,6 +37,9 @@ EXPECTED = {
     "api-task-types": ("get", AUTHENTICATED),
     "api-strategies": ("get", AUTHENTICATED),
     "api-formats": ("get", AUTHENTICATED),
+    "api-export-retry": ("post", MANAGERS),
+    "api-study-imports": ("post", MANAGERS),
+    "api-import": ("get", MANAGERS),
 }
 
 
@@ -67,8 +70,9 @@ def world():
     admin = get_user_model().objects.create_superuser("admin", "admin@example.org", "pw-admin-123")
     assignment = assignment_next_for_annotator(study=study, user=annotator)
     job = ExportJob.objects.create(study=study, format="raw", created_by=owner)
+    imported = ImportJob.objects.create(study=study, kind="items", format="jsonl", created_by=owner)
     users = {"annotator": annotator, "annotator_other": annotator_other, "researcher_other": other_owner, "owner": owner, "admin": admin}
-    kwargs = {"slug": study.slug, "assignment_id": assignment.id, "job_id": job.id, "token": join_target.invite_token}
+    kwargs = {"slug": study.slug, "assignment_id": assignment.id, "job_id": job.id, "import_id": imported.id, "token": join_target.invite_token}
     return users, kwargs
 
 

@@ -1,10 +1,8 @@
 """Export and import jobs: progress while running, a failure mid-write that leaves nothing to
 download and says why, a job left running by a dead worker (stale, requeued, retried, given up
 after too many deaths), a worker really killed mid-export on PostgreSQL, and large imports run
-in the background, all-or-nothing, reporting what they took.
-
-The retry and import routes live in exports/urls_api.py; this module mounts them over the
-project's URLs so the tests hold whether or not annotation/urls_api.py includes them yet."""
+in the background, all-or-nothing, reporting what they took. A job whose message cannot reach
+the broker fails at once, saying why, rather than waiting "pending" forever."""
 
 from __future__ import annotations
 
@@ -23,7 +21,6 @@ import pytest
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
-from django.urls import include, path
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -42,8 +39,7 @@ from exports.tasks import run_export
 from tests.factories import add_annotator, make_study, make_user
 from tests.integration.test_exports_formats import bulk_annotate
 
-urlpatterns = [path("api/v1/", include("exports.urls_api")), path("", include("config.urls"))]
-pytestmark = [pytest.mark.django_db, pytest.mark.urls(__name__)]
+pytestmark = pytest.mark.django_db
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -127,6 +123,36 @@ def test_a_failure_mid_write_leaves_nothing_to_download_and_says_why(study, monk
         raw = next(n for n in zf.namelist() if n.endswith("raw.jsonl"))
         assert len(zf.read(raw).decode().splitlines()) == 12
     assert client.get(f"/api/v1/exports/{job.pk}/download/").status_code == 200
+
+
+def unreachable_broker(*args, **kwargs):
+    """What Celery's delay() raises when its broker cannot be reached: a real connection
+    attempt to a port nobody listens on."""
+    import kombu
+
+    with kombu.Connection("redis://127.0.0.1:1/0", connect_timeout=1) as conn:
+        conn.ensure_connection(max_retries=1)
+
+
+def test_an_export_that_cannot_be_queued_fails_saying_why_and_can_be_retried(study, monkeypatch, django_capture_on_commit_callbacks):
+    monkeypatch.setattr(run_export, "delay", unreachable_broker)
+    client = client_for(study.owner)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(f"/api/v1/studies/{study.slug}/exports/", {"format": "raw"}, format="json")
+    assert response.status_code == 202
+    shown = client.get(f"/api/v1/exports/{response.json()['id']}/").json()
+    assert shown["status"] == "failed" and "task queue (broker) is unreachable" in shown["error"], shown
+    assert "retry it" in shown["error"] and shown["retry_url"]
+    with django_capture_on_commit_callbacks(execute=True):  # still down: the retry fails the same way
+        assert client.post(shown["retry_url"]).status_code == 202
+    assert client.get(f"/api/v1/exports/{shown['id']}/").json()["status"] == "failed"
+
+    monkeypatch.undo()  # the broker is back
+    with django_capture_on_commit_callbacks(execute=True):
+        assert client.post(shown["retry_url"]).status_code == 202
+    run_export(shown["id"])  # what the worker does with the message (eager mode has already)
+    job = ExportJob.objects.get(pk=shown["id"])
+    assert (job.status, job.error, job.rows_done) == ("done", "", 12) and export_file(job) is not None
 
 
 def dead_worker_job(study, *, attempts=1, minutes_ago=30) -> ExportJob:
@@ -304,6 +330,19 @@ def test_background_imports_of_scores_and_gzipped_preferences(media, django_capt
     assert (scores.status, scores.counts) == ("done", {"scores": 2, "judges": ["comet"]})
     assert Candidate.objects.get(item__external_id="it-1", system="sys-b").judges["comet"] == 0.1
     assert (pairs.status, pairs.rows_done) == ("done", 8)
+
+
+def test_an_import_that_cannot_be_queued_fails_saying_why_and_keeps_no_upload(media, monkeypatch, django_capture_on_commit_callbacks):
+    from exports.tasks import run_import
+
+    monkeypatch.setattr(run_import, "delay", unreachable_broker)
+    owner = make_user("owner", researcher=True)
+    study = make_study(owner, items=0, slug="bg-no-broker")
+    with django_capture_on_commit_callbacks(execute=True):
+        job = import_create(study=study, user=owner, kind="items", format_name="jsonl", uploaded=SimpleUploadedFile("i.jsonl", items_file(3)))
+    job.refresh_from_db()
+    assert job.status == "failed" and "Nothing was imported" in job.error and "unreachable" in job.error
+    assert uploaded_files() == [] and not Item.objects.filter(study=study).exists()
 
 
 def test_an_import_of_an_unknown_kind_or_format_is_refused(media):
