@@ -1,18 +1,91 @@
-"""Quality control: gold units and attention checks mixed into the stream, their scoring,
-and automatic exclusion of annotators who fail them. Never visible to the annotator: a check
-unit is served and rendered exactly like any other unit."""
+"""Quality control: gold units, attention checks and swapped repeats mixed into the stream,
+their scoring, and automatic exclusion of annotators who fail checks. Never visible to the
+annotator: a check unit is served and rendered exactly like any other unit."""
 
 from __future__ import annotations
 
+import math
 import random
+from datetime import timedelta
 
 import numpy as np
+from django.db import IntegrityError, transaction
 from django.db.models import F
+from django.utils import timezone
 
-from annotation.models import Annotation, Candidate, Study, StudyMembership, Unit
+from annotation.models import (
+    Annotation,
+    Assignment,
+    Candidate,
+    Study,
+    StudyMembership,
+    Unit,
+)
 from annotation.task_types import CandidateView, UnitContent, get_task_type
 
 ATTENTION_SYSTEM = "__attention-check__"
+
+
+def check_lease(*, study: Study, user, rng: np.random.Generator, lease: timedelta, finishing: bool = False) -> Assignment | None:
+    """The lease service's hook, called with the annotator's membership row locked: before a
+    regular unit is chosen, a quality-control unit (swapped repeat, gold unit, attention
+    check) to lease instead, or None; with ``finishing`` (no regular unit is left for this
+    annotator) only the repeats still owed, whatever the gap. No query unless the study
+    has a gold, attention or repeat rate."""
+    quality = study.quality
+    share = float(quality.get("repeat_share", 0) or 0)
+    picked = _repeat_due(study, user, share, rng, finishing) if share > 0 else None
+    if picked is None and not finishing and (quality.get("gold_rate") or quality.get("attention_rate")):
+        check = qc_unit_for(study, user, rng)
+        if check is not None:
+            from elicitation.services import (
+                _display_order,  # the regular units' display rule
+            )
+
+            unit, rate = check
+            picked = (unit, rate, _display_order(study, list(unit.candidate_ids), rng))
+    if picked is None:
+        return None
+    unit, propensity, order = picked
+    Unit.objects.filter(pk=unit.pk).update(n_taken=F("n_taken") + 1)  # returned by lease expiry like any lease
+    try:
+        with transaction.atomic():
+            assignment = Assignment.objects.create(
+                study=study, unit=unit, annotator=user, strategy=unit.kind, propensity=propensity,
+                display_order=order, expires_at=timezone.now() + lease,
+            )
+    except IntegrityError:  # held before: serve a regular unit instead
+        Unit.objects.filter(pk=unit.pk).update(n_taken=F("n_taken") - 1)
+        return None
+    return Assignment.objects.select_related("study", "unit__item").get(pk=assignment.pk)
+
+
+def _repeat_due(study: Study, user, share: float, rng: np.random.Generator, finishing: bool) -> tuple[Unit, float, list[int]] | None:
+    """A swapped repeat owed to this annotator: while their repeats number fewer than
+    ``share`` x their regular judgments, one of the pairs they judged at least
+    ``repeat_gap`` units ago (at random), as a new unit reserved for them and shown in the
+    mirror of the order they saw. Repeats stay out of the pool, the quota and exports."""
+    mine = Assignment.objects.filter(study=study, annotator=user, status=Assignment.Status.SUBMITTED)
+    repeats = Unit.objects.filter(study=study, kind=Unit.Kind.REPEAT, reserved_for=user)
+    judged = mine.filter(unit__kind=Unit.Kind.REGULAR)
+    if repeats.count() >= math.floor(share * judged.count() + 1e-9):
+        return None
+    eligible = judged.exclude(unit_id__in=repeats.values("repeat_of_id"))
+    if not finishing:
+        gap = int(study.quality.get("repeat_gap", 5) or 1)
+        recent = list(mine.order_by("-submitted_at", "-id").values_list("unit_id", flat=True)[:gap])
+        eligible = eligible.exclude(unit_id__in=recent)
+    n = eligible.count()
+    if n == 0:
+        return None
+    unit_id, item_id, candidate_ids, shown = eligible.order_by("id").values_list(
+        "unit_id", "unit__item_id", "unit__candidate_ids", "display_order"
+    )[int(rng.integers(n))]
+    unit = Unit.objects.create(
+        study=study, item_id=item_id, candidate_ids=list(candidate_ids), kind=Unit.Kind.REPEAT,
+        repeat_of_id=unit_id, reserved_for=user, rand=random.random(),
+    )
+    return unit, share, [int(c) for c in reversed(shown)]
 
 
 def qc_unit_for(study: Study, user, rng: np.random.Generator) -> tuple[Unit, float] | None:

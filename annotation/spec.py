@@ -18,6 +18,8 @@ STATUSES = ("draft", "live", "paused", "closed")
 QUALITY_DEFAULTS: dict[str, Any] = {
     "gold_rate": 0.0,  # share of units served from the gold units (items with meta.gold)
     "attention_rate": 0.0,  # share of units served as generated attention checks
+    "repeat_share": 0.0,  # pairwise: share of an annotator's units shown to them again, sides swapped
+    "repeat_gap": 5,  # ...at the earliest after this many other units
     "min_pass_rate": 0.0,  # annotators below this pass rate on checks are excluded...
     "min_checks": 3,  # ...once they have answered at least this many checks
     "min_seconds_per_unit": 0,  # faster submissions are flagged as speeding
@@ -128,6 +130,11 @@ def parse_spec(raw: Any) -> dict[str, Any]:
     quality = {**QUALITY_DEFAULTS, **quality_raw}
     _number(quality, "gold_rate", 0, 0.5)
     _number(quality, "attention_rate", 0, 0.5)
+    _number(quality, "repeat_share", 0, 1)
+    if not isinstance(quality["repeat_gap"], int) or isinstance(quality["repeat_gap"], bool) or not 1 <= quality["repeat_gap"] <= 1000:
+        raise SpecError("quality.repeat_gap", "must be a whole number from 1 to 1000")
+    if quality["repeat_share"] and task_type.name != "pairwise":
+        raise SpecError("quality.repeat_share", "swapped repeats are for pairwise studies (two candidates whose sides can swap)")
     _number(quality, "min_pass_rate", 0, 1)
     _number(quality, "min_checks", 1, 1000)
     _number(quality, "min_seconds_per_unit", 0, 3600)

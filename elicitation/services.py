@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from annotation.errors import NotAllowed
 from annotation.models import Assignment, Candidate, Study, StudyMembership, Unit
+from annotation.quality import check_lease
 from annotation.task_types import get_task_type
 from elicitation import model_state
 from elicitation.strategies import Context, UnitView, get_strategy
@@ -145,11 +146,14 @@ def assignment_next_for_annotator(*, study: Study, user) -> Assignment | None:
             raise NotAllowed("The quality checks of this study excluded you: no more units are handed out.")
         if quota_reached(study, membership):
             return None
+        check = check_lease(study=study, user=user, rng=rng, lease=lease)  # gold, attention, swapped repeat
+        if check is not None:
+            return check
         tried: set[int] = set()
         for _ in range(MAX_TRIES):
             pool = _pool(study, user, strategy.pool_order, tried, getattr(strategy, "needs_candidates", False))
             if not pool:
-                return None
+                return check_lease(study=study, user=user, rng=rng, lease=lease, finishing=True)
             choice = strategy.choose(ctx, pool, rng)
             if Unit.objects.filter(pk=choice.unit_id, n_taken__lt=study.redundancy).update(n_taken=F("n_taken") + 1):
                 unit = next(u for u in pool if u.id == choice.unit_id)
