@@ -43,7 +43,7 @@ UNWEIGHTED_STRATEGIES = frozenset({"uniform", "balanced", "import"})
 MIN_KAPPA_OVERLAP = 20  # shared units before a pair of annotators gets a Cohen's kappa
 FULL_BOOT = 200
 FULL_BOOT_UP_TO = 5_000  # judgments; above this the bootstrap shrinks in proportion (to at least 50)
-KIND = {Unit.Kind.REGULAR: 0, Unit.Kind.GOLD: 1, Unit.Kind.ATTENTION: 2}
+KIND = {Unit.Kind.REGULAR: 0, Unit.Kind.GOLD: 1, Unit.Kind.ATTENTION: 2, Unit.Kind.REPEAT: 3}
 PAIR_CODE = {"tie": 0, "both_bad": 0, "a": 1, "b": 2}  # prefstats outcome codes, from a's side
 
 
@@ -63,7 +63,7 @@ class _Data:
     j_unit: np.ndarray
     j_item: np.ndarray
     j_ann: np.ndarray
-    j_kind: np.ndarray  # 0 regular, 1 gold, 2 attention
+    j_kind: np.ndarray  # 0 regular, 1 gold, 2 attention, 3 swapped repeat
     j_strategy: np.ndarray
     j_prop: np.ndarray
     j_time: np.ndarray  # epoch seconds
@@ -87,6 +87,12 @@ class _Data:
     p_aspect: np.ndarray
     p_first: np.ndarray  # candidate row shown first
     p_second: np.ndarray
+    # swapped repeats (pairwise): one row per repeat judgment's main outcome, as p_*
+    r_j: np.ndarray
+    r_a: np.ndarray
+    r_b: np.ndarray
+    r_out: np.ndarray
+    r_first: np.ndarray
     # score records (regular units): one row per Score
     s_j: np.ndarray
     s_c: np.ndarray  # candidate row
@@ -139,6 +145,7 @@ def _load(study: Study) -> _Data:
 
     j_cols: list[list] = [[] for _ in range(10)]
     p_cols: list[list] = [[] for _ in range(8)]
+    r_cols: list[list] = [[] for _ in range(5)]
     s_cols: list[list] = [[] for _ in range(4)]
     e_cols: list[list] = [[] for _ in range(5)]
     missing: dict[int, int] = {}
@@ -167,6 +174,12 @@ def _load(study: Study) -> _Data:
             strict=True,
         ):
             col.append(value)
+        if kind == Unit.Kind.REPEAT:
+            for p in records_of(config, cand_ids, response).pairs:
+                if p.aspect == "":
+                    for col, value in zip(r_cols, (j, row_of[p.a], row_of[p.b], PAIR_CODE[p.outcome], row_of[order[0]]), strict=True):
+                        col.append(value)
+            continue
         if kind != Unit.Kind.REGULAR:
             continue
         records = records_of(config, cand_ids, response)
@@ -234,6 +247,11 @@ def _load(study: Study) -> _Data:
         p_aspect=np.array(p_cols[5], dtype=object).astype(str) if p_cols[5] else np.zeros(0, dtype=str),
         p_first=arr(p_cols[6], np.int64),
         p_second=arr(p_cols[7], np.int64),
+        r_j=arr(r_cols[0], np.int64),
+        r_a=arr(r_cols[1], np.int64),
+        r_b=arr(r_cols[2], np.int64),
+        r_out=arr(r_cols[3], np.int8),
+        r_first=arr(r_cols[4], np.int64),
         s_j=arr(s_cols[0], np.int64),
         s_c=arr(s_cols[1], np.int64),
         s_aspect=np.array(s_cols[2], dtype=object).astype(str) if s_cols[2] else np.zeros(0, dtype=str),
@@ -329,6 +347,7 @@ def _rng(study: Study, section: int) -> np.random.Generator:
 class _Ctx:
     d: _Data
     use_j: np.ndarray  # judgments that enter agreement, ranking, bias, judges
+    use_rep: np.ndarray  # swapped-repeat rows (r_*) that enter the flip rate
     weight_j: np.ndarray  # 1/propensity where actively sampled, else 1
     reweighted: bool
     n_boot: int
@@ -374,7 +393,7 @@ def study_report(
         notes.append("no bootstrap (n_boot = 0): intervals are null")
     if reweighted:
         notes.append("some units were actively sampled: rankings and judge statistics weight those judgments by 1/propensity")
-    ctx = _Ctx(d, use_j, weight_j, reweighted, n_boot, notes, _primary_aspect(d))
+    ctx = _Ctx(d, use_j, _use_repeats(d, include_excluded), weight_j, reweighted, n_boot, notes, _primary_aspect(d))
     pairwise = d.task_type == "pairwise"
 
     report: dict[str, Any] = {
@@ -454,6 +473,7 @@ def _counts(ctx: _Ctx) -> dict[str, Any]:
         "regular": int((d.j_kind == 0).sum()),
         "gold": int((d.j_kind == 1).sum()),
         "attention": int((d.j_kind == 2).sum()),
+        "repeat": int((d.j_kind == 3).sum()),
         "annotators": int(np.unique(d.j_ann).size),
         "excluded_annotators": int(np.unique(d.j_ann[d.excluded[d.j_ann]]).size) if d.j_ann.size else 0,
         "analysed": int(ctx.use_j.sum()),
@@ -491,7 +511,7 @@ def _progress(ctx: _Ctx) -> dict[str, Any]:
     judgments = int(regular.sum())
     target = n_units * redundancy
     per = []
-    checks = d.j_kind != 0
+    checks = (d.j_kind == 1) | (d.j_kind == 2)
     for code in np.unique(d.j_ann):
         mine = d.j_ann == code
         t = d.j_time[mine]
@@ -501,6 +521,7 @@ def _progress(ctx: _Ctx) -> dict[str, Any]:
             "annotator": str(d.names[code]),
             "judgments": int((mine & regular).sum()),
             "checks": int((mine & checks).sum()),
+            "repeats": int((mine & (d.j_kind == 3)).sum()),
             "first": datetime.fromtimestamp(float(t.min()), UTC).isoformat(),
             "last": datetime.fromtimestamp(float(t.max()), UTC).isoformat(),
             "median_seconds": _f(np.median(dur) / 1000.0) if dur.size else None,
@@ -617,9 +638,12 @@ def _drift_row(drift_agree, drift_first, code) -> dict[str, Any]:
 
 def _display_outcome(d: _Data, rows) -> np.ndarray:
     """Outcome codes relative to the display order: 1 = first-shown preferred."""
-    y = d.p_out[rows]
-    winner = np.where(y == 1, d.p_a[rows], d.p_b[rows])
-    return np.where(y == 0, 0, np.where(winner == d.p_first[rows], 1, 2)).astype(np.int8)
+    return _shown_outcome(d.p_out[rows], d.p_a[rows], d.p_b[rows], d.p_first[rows])
+
+
+def _shown_outcome(y, a, b, first) -> np.ndarray:
+    winner = np.where(y == 1, a, b)
+    return np.where(y == 0, 0, np.where(winner == first, 1, 2)).astype(np.int8)
 
 
 def _alpha(unit: np.ndarray, value: np.ndarray, level: str, rng, n_boot: int) -> dict[str, Any]:
@@ -906,6 +930,15 @@ def _bias_pairwise(ctx: _Ctx) -> dict[str, Any]:
     y = _display_outcome(d, rows)
     ann = d.names[d.j_ann[d.p_j[rows]]]
     first, second = d.p_first[rows], d.p_second[rows]
+    # Swapped repeats against every regular judgment of the same annotator and pair: only
+    # (A-B, B-A) combinations count, so regular judgments without a repeat add nothing.
+    rep = ctx.use_rep
+    r_first = d.r_first[rep]
+    r_second = np.where(r_first == d.r_a[rep], d.r_b[rep], d.r_a[rep])
+    f_ann = np.concatenate([ann, d.names[d.j_ann[d.r_j[rep]]]])
+    f_first = np.concatenate([d.c_id[first], d.c_id[r_first]])
+    f_second = np.concatenate([d.c_id[second], d.c_id[r_second]])
+    f_y = np.concatenate([y, _shown_outcome(d.r_out[rep], d.r_a[rep], d.r_b[rep], r_first)])
     out: dict[str, Any] = {
         "position": {
             "what": "share of decisive judgments won by the candidate shown first (ties left out); p-value: exact binomial test against 1/2",
@@ -913,9 +946,14 @@ def _bias_pairwise(ctx: _Ctx) -> dict[str, Any]:
             "per_annotator": _rate_rows(ps.position_bias(y, ann)) if y.size else [],
         },
         "swapped_repeats": {
-            "what": "same annotator, same pair, both display orders: share of (A-B, B-A) judgment pairs whose preferred candidate differs",
-            "overall": _rate_row(ps.swap_flip_rate(ann, d.c_id[first], d.c_id[second], y)),
-            "per_annotator": [r for r in _rate_rows(ps.swap_flip_rate(ann, d.c_id[first], d.c_id[second], y, by_annotator=True)) if r["n"]] if y.size else [],
+            "what": "same annotator, same pair, both display orders: share of (A-B, B-A) judgment pairs whose preferred candidate differs "
+                    "(ties left out); a flip means the position, not the content, decided",
+            "share": float(d.study.quality.get("repeat_share", 0) or 0),
+            "repeats": int(rep.sum()),
+            "overall": _rate_row(ps.swap_flip_rate(f_ann, f_first, f_second, f_y)),
+            "per_annotator": [
+                r for r in _rate_rows(ps.swap_flip_rate(f_ann, f_first, f_second, f_y, by_annotator=True)) if r["n"]
+            ] if f_y.size else [],
         },
         "length": {
             "what": "share of decisive judgments between candidates of different length won by the longer one",
@@ -1259,7 +1297,13 @@ def _cross_elicitation(ctx: _Ctx, other_study: Study, include_excluded: bool) ->
 def _ctx_for(d: _Data, include_excluded: bool, n_boot: int) -> _Ctx:
     regular = d.j_kind == 0
     use_j = regular & (include_excluded | ~d.excluded[d.j_ann]) if d.j_ann.size else regular
-    return _Ctx(d, use_j, np.ones(d.j_unit.size), False, n_boot, [], _primary_aspect(d))
+    return _Ctx(d, use_j, _use_repeats(d, include_excluded), np.ones(d.j_unit.size), False, n_boot, [], _primary_aspect(d))
+
+
+def _use_repeats(d: _Data, include_excluded: bool) -> np.ndarray:
+    if d.r_j.size == 0 or include_excluded:
+        return np.ones(d.r_j.size, bool)
+    return ~d.excluded[d.j_ann[d.r_j]]
 
 
 # --- strategies --------------------------------------------------------------------------
