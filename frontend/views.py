@@ -29,6 +29,7 @@ from annotation.errors import DomainError, Invalid
 from annotation.models import Assignment, Study, StudyMembership, Unit
 from annotation.permissions import can_annotate, can_create_studies, can_manage, role_in
 from annotation.quality import crowd_status
+from annotation.spec import QUALITY_DEFAULTS
 from exports.services import export_create
 from frontend.forms import (
     ExportForm,
@@ -216,6 +217,7 @@ def _study_page(request, study: Study, *, status: int = 200, **extra):
         "strategy_form": StrategyForm(study=study),
         "strategy_defaults": strategy_defaults(),
         "crowd_url": _crowd_url(request, study),
+        "quality": {**QUALITY_DEFAULTS, **study.quality},
         **extra,
     }
     return render(request, "frontend/study_detail.html", context, status=status)

@@ -5,6 +5,7 @@ import json
 
 import pytest
 from django.core.management import call_command
+from django.urls import reverse
 
 from annotation.errors import Invalid
 from annotation.models import Annotation, Assignment, Candidate, Unit
@@ -12,7 +13,7 @@ from annotation.report import study_report
 from annotation.selectors import unit_payload
 from annotation.services import annotation_submit, items_import, study_update
 from elicitation.services import assignment_next_for_annotator
-from tests.factories import add_annotator, make_study, make_user
+from tests.factories import PASSWORD, add_annotator, make_study, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -134,3 +135,13 @@ def test_the_lease_service_mixes_in_gold_units_and_attention_checks():
     assert checks.filter(unit__kind="gold", qc_passed=True).count() == 3  # sys-a is the gold answer
     membership = ann.memberships.get(study=study)
     assert membership.qc_passed + membership.qc_failed == checks.count()
+
+
+def test_the_study_page_shows_the_repeat_share(client):
+    owner = make_user("owner", researcher=True)
+    make_study(owner, items=1, quality={"repeat_share": 0.1, "repeat_gap": 4})
+    make_study(owner, slug="off", items=1)
+    client.login(username="owner", password=PASSWORD)
+    html = client.get(reverse("study_detail", args=["s1"])).content.decode()
+    assert "0.1 of each annotator's pairs, sides swapped, after at least 4 other units" in html
+    assert 'id="q-repeat-share">off<' in client.get(reverse("study_detail", args=["off"])).content.decode()
