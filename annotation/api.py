@@ -181,11 +181,10 @@ class SubmitApi(GenericAPIView):
 
     @extend_schema(request=SubmitSerializer, responses={201: SubmitResultSerializer, 200: SubmitResultSerializer})
     def post(self, request, assignment_id: int):
-        assignment = Assignment.objects.select_related("study").filter(pk=assignment_id, annotator=request.user).first()
-        if assignment is None:
-            raise NotFound("assignment: you do not hold this unit")
         form = SubmitSerializer(data=request.data)
         if not form.is_valid():
+            if not Assignment.objects.filter(pk=assignment_id, annotator=request.user).exists():
+                raise NotFound("assignment: you do not hold this unit")  # not theirs: say nothing more
             raise Invalid("request does not fit", {k: " ".join(str(m) for m in v) for k, v in form.errors.items()})
         annotation, created = services.annotation_submit(
             assignment_id=assignment_id,
@@ -194,7 +193,7 @@ class SubmitApi(GenericAPIView):
             idempotency_key=form.validated_data["idempotency_key"],
             duration_ms=form.validated_data.get("duration_ms"),
         )
-        study = assignment.study
+        study = annotation.study  # the service's own instance: no query
         try:
             following = next_payload(study, request.user)
         except NotAllowed as exc:  # the study was paused or closed meanwhile: the judgment is stored anyway

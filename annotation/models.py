@@ -33,6 +33,9 @@ class Study(models.Model):
     strategy_params = models.JSONField(default=dict)
     quality = models.JSONField(default=dict)
     crowd = models.JSONField(default=dict, blank=True)
+    # Regular units, kept by the services that create them: the progress shown with every
+    # unit must not count a million rows.
+    n_units = models.PositiveIntegerField(default=0)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="owned_studies")
     invite_token = models.CharField(max_length=40, unique=True, default=new_invite_token)
@@ -80,6 +83,11 @@ class StudyMembership(models.Model):
     platform = models.CharField(max_length=20, blank=True)
     worker_id = models.CharField(max_length=100, blank=True)
     platform_session = models.CharField(max_length=100, blank=True)
+    # Judgments of this annotator in this study, kept by the submit service (no count per
+    # request): all of them (what the annotator sees) and those of regular units (quota,
+    # study progress).
+    n_judged = models.PositiveIntegerField(default=0)
+    n_regular = models.PositiveIntegerField(default=0)
 
     class Meta:
         constraints = [

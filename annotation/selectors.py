@@ -38,8 +38,9 @@ def unit_content(assignment: Assignment) -> UnitContent:
 
 def unit_payload(assignment: Assignment) -> dict[str, Any]:
     """What the annotator app renders for a lease. Systems and judge scores stay hidden."""
-    item = assignment.unit.item
-    texts = dict(Candidate.objects.filter(id__in=assignment.display_order).values_list("id", "text"))
+    candidates = {c.id: c for c in Candidate.objects.filter(id__in=assignment.display_order).select_related("item")}
+    texts = {cid: c.text for cid, c in candidates.items()}
+    item = next(iter(candidates.values())).item  # one query for the texts and their item
     study = assignment.study
     task_type = get_task_type(study.task_type)
     return {
@@ -57,19 +58,23 @@ def unit_payload(assignment: Assignment) -> dict[str, Any]:
     }
 
 
-def annotator_progress(study: Study, user) -> dict[str, int]:
-    done = Annotation.objects.filter(study=study, annotator=user).count()
-    return {"done": done, **study_fill(study)}
+def annotator_progress(study: Study, user, membership: StudyMembership | None = None) -> dict[str, int]:
+    """What the annotator page shows: their judgments and the study's fill, from counters
+    (no count over judgments or units)."""
+    if membership is None:
+        membership = StudyMembership.objects.filter(study=study, user=user).only("n_judged").first()
+    return {"done": membership.n_judged if membership else 0, **study_fill(study)}
 
 
 def study_fill(study: Study) -> dict[str, int]:
-    """Judgments collected and wanted in the whole study (cached a few seconds: it sums)."""
+    """Judgments of regular units collected and wanted in the whole study: a sum over the
+    annotators' counters (cached a second), never a scan of the units."""
     key = f"study-fill:{study.pk}"
     fill = cache.get(key)
     if fill is None:
-        agg = Unit.objects.filter(study=study).aggregate(units=Count("id"), judgments=Sum("n_done"))
-        fill = {"study_judgments": agg["judgments"] or 0, "study_target": agg["units"] * study.redundancy}
-        cache.set(key, fill, 5)
+        judged = StudyMembership.objects.filter(study=study).aggregate(n=Sum("n_regular"))["n"] or 0
+        fill = {"study_judgments": judged, "study_target": study.n_units * study.redundancy}
+        cache.set(key, fill, 1)
     return fill
 
 

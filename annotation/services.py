@@ -58,7 +58,8 @@ def study_update(*, study: Study, changes: Mapping[str, Any]) -> Study:
     for key, value in clean.items():
         setattr(study, key, value)
     study.strategy, study.strategy_params = strategy["name"], strategy["params"]
-    study.save()
+    # Only the protocol: counters kept by other services (n_units) are not this instance's to write.
+    study.save(update_fields=[*clean, "strategy", "strategy_params", "updated_at"])
     return study
 
 
@@ -138,6 +139,8 @@ def _create_items(study: Study, batch: list[ItemRecord]) -> list[tuple[Item, lis
             continue
         units += [Unit(study=study, item=item, candidate_ids=list(g), rand=random.random()) for g in groups]
     Unit.objects.bulk_create(units, batch_size=IMPORT_BATCH)
+    regular = sum(1 for unit in units if unit.kind == Unit.Kind.REGULAR)
+    Study.objects.filter(pk=study.pk).update(n_units=F("n_units") + regular)
     return [(item, by_item[item.id]) for item in items]
 
 
@@ -204,19 +207,19 @@ def annotation_submit(
     key returns the stored annotation; a different judgment for a submitted unit is refused."""
     if not idempotency_key or len(idempotency_key) > 64:
         raise Invalid("idempotency_key: required, at most 64 characters", {"idempotency_key": "required, at most 64 characters"})
-    existing = Annotation.objects.filter(annotator=user, idempotency_key=idempotency_key).first()
-    if existing is not None:
-        if existing.assignment_id != assignment_id:
-            raise Conflict("idempotency_key: this key was already used for another unit")
-        return existing, False
+    if duration_ms is not None and (isinstance(duration_ms, bool) or not isinstance(duration_ms, int) or not 0 <= duration_ms < 10**9):
+        raise Invalid("duration_ms: must be a whole number of milliseconds", {"duration_ms": "must be a non-negative integer"})
     try:
         with transaction.atomic():
             return _submit_locked(assignment_id, user, response, idempotency_key, duration_ms)
     except IntegrityError:
-        # The same key raced in from a retry: the first one won; return it.
+        # The key is taken: a retry that raced in (the first one won: return it), or a key
+        # the client already used for another unit.
         existing = Annotation.objects.filter(annotator=user, idempotency_key=idempotency_key).first()
         if existing is None:
             raise
+        if existing.assignment_id != assignment_id:
+            raise Conflict("idempotency_key: this key was already used for another unit") from None
         return existing, False
 
 
@@ -230,7 +233,7 @@ def _submit_locked(assignment_id, user, response, idempotency_key, duration_ms) 
     if assignment is None:
         raise NotFound("assignment: you do not hold this unit")
     if assignment.status == Assignment.Status.SUBMITTED:
-        # A retry with the same key that waited for this lock: the first one won; return it.
+        # A retry with the same key (the first one won: return it), or another judgment.
         stored = Annotation.objects.filter(annotator=user, idempotency_key=idempotency_key, assignment=assignment).first()
         if stored is not None:
             return stored, False
@@ -241,21 +244,20 @@ def _submit_locked(assignment_id, user, response, idempotency_key, duration_ms) 
         clean = task_type.validate_response(study.task_config, unit_content(assignment), response)
     except ResponseError as exc:
         raise Invalid(f"response does not fit the {study.task_type} task: {exc}", {f"response.{k}": v for k, v in exc.errors.items()}) from None
-    if duration_ms is not None and (isinstance(duration_ms, bool) or not isinstance(duration_ms, int) or not 0 <= duration_ms < 10**9):
-        raise Invalid("duration_ms: must be a whole number of milliseconds", {"duration_ms": "must be a non-negative integer"})
     now = timezone.now()
+    unit = assignment.unit
     if assignment.status == Assignment.Status.EXPIRED:
         # The lease ran out but the work was done: keep it if the unit still has room.
-        if not Unit.objects.filter(pk=assignment.unit_id, n_taken__lt=study.redundancy).update(n_taken=F("n_taken") + 1):
+        if not Unit.objects.filter(pk=unit.pk, n_taken__lt=study.redundancy).update(n_taken=F("n_taken") + 1):
             raise Conflict("assignment: your lease expired and the unit has meanwhile been fully judged")
     Assignment.objects.filter(pk=assignment.pk).update(status=Assignment.Status.SUBMITTED, submitted_at=now)
-    Unit.objects.filter(pk=assignment.unit_id).update(n_done=F("n_done") + 1)
-    passed = qc_record(study=study, unit=assignment.unit, user=user, response=clean)
+    Unit.objects.filter(pk=unit.pk).update(n_done=F("n_done") + 1)
+    passed = qc_record(study=study, unit=unit, user=user, response=clean)
     annotation = Annotation.objects.create(
         qc_passed=passed,
         study=study,
-        unit_id=assignment.unit_id,
-        item_id=assignment.unit.item_id,
+        unit_id=unit.pk,
+        item_id=unit.item_id,
         assignment=assignment,
         annotator=user,
         response=clean,
@@ -266,6 +268,9 @@ def _submit_locked(assignment_id, user, response, idempotency_key, duration_ms) 
         shown_at=assignment.created_at,
         duration_ms=duration_ms,
     )
+    # The progress counters (what the annotator page and the quota read, instead of counting).
+    regular = int(unit.kind == Unit.Kind.REGULAR)
+    StudyMembership.objects.filter(study=study, user=user).update(n_judged=F("n_judged") + 1, n_regular=F("n_regular") + regular)
     return annotation, True
 
 
@@ -358,6 +363,7 @@ def _store_judgments(study: Study, task_type, judged, created, mode: str, counts
                     continue
                 unit.kind, unit.gold = Unit.Kind.GOLD, clean
                 unit.save(update_fields=["kind", "gold"])
+                Study.objects.filter(pk=study.pk).update(n_units=F("n_units") - 1)
                 counts["gold_units"] += 1
             else:
                 pending.append((unit, item, users[judgment.rater], clean))
@@ -382,6 +388,15 @@ def _store_judgments(study: Study, task_type, judged, created, mode: str, counts
         by_count.setdefault(n, []).append(pk)
     for n, pks in by_count.items():
         Unit.objects.filter(pk__in=pks).update(n_done=F("n_done") + n, n_taken=F("n_taken") + n)
+    per_rater: dict[int, list[int]] = {}
+    for unit, _, user, _ in pending:
+        tally = per_rater.setdefault(user.pk, [0, 0])
+        tally[0] += 1
+        tally[1] += unit.kind == Unit.Kind.REGULAR
+    for user_id, (judged, regular) in per_rater.items():
+        StudyMembership.objects.filter(study=study, user_id=user_id).update(
+            n_judged=F("n_judged") + judged, n_regular=F("n_regular") + regular
+        )
     counts["judgments"] += len(pending)
 
 

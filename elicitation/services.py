@@ -13,12 +13,13 @@ Invariants, on PostgreSQL under any concurrency and on SQLite:
 from __future__ import annotations
 
 import random
+import time
 from datetime import timedelta
 from functools import partial
 
 import numpy as np
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import F
 from django.db.models.functions import Length
 from django.utils import timezone
@@ -30,8 +31,10 @@ from annotation.task_types import get_task_type
 from elicitation import model_state
 from elicitation.strategies import Context, UnitView, get_strategy
 
-POOL_SIZE = 200
+POOL_SIZE = 200  # units offered to a strategy, unless it asks for fewer (`pool_size`)
 MAX_TRIES = 8
+EXPIRY_SWEEP_SECONDS = 5.0
+_last_sweep: dict[int, float] = {}  # study id -> monotonic time of this process's last sweep
 
 
 def leases_expire(*, study: Study | None = None, limit: int = 1000) -> int:
@@ -50,27 +53,29 @@ def leases_expire(*, study: Study | None = None, limit: int = 1000) -> int:
 
 def _held(study: Study, user) -> Assignment | None:
     return (
-        Assignment.objects.select_related("study", "unit__item")
+        Assignment.objects.select_related("study", "unit")
         .filter(study=study, annotator=user, status=Assignment.Status.ACTIVE, expires_at__gt=timezone.now())
         .order_by("created_at")
         .first()
     )
 
 
-def _pool(study: Study, user, order: str, exclude: set[int], with_candidates: bool) -> list[UnitView]:
+def _pool(study: Study, user, strategy, exclude: set[int]) -> list[UnitView]:
+    size = getattr(strategy, "pool_size", POOL_SIZE)
     base = (
         Unit.objects.filter(study=study, kind=Unit.Kind.REGULAR, n_taken__lt=study.redundancy)
         .exclude(assignments__annotator=user)
         .exclude(pk__in=exclude)
     )
     fields = ("id", "item_id", "candidate_ids", "n_taken")
-    if order == "fewest":
-        rows = list(base.order_by("n_taken", "rand").values_list(*fields)[:POOL_SIZE])
+    if strategy.pool_order == "fewest":
+        rows = list(base.order_by("n_taken", "rand").values_list(*fields)[:size])
     else:
         start = random.random()
-        rows = list(base.filter(rand__gte=start).order_by("rand").values_list(*fields)[:POOL_SIZE])
-        if len(rows) < POOL_SIZE:
-            rows += list(base.filter(rand__lt=start).order_by("rand").values_list(*fields)[: POOL_SIZE - len(rows)])
+        rows = list(base.filter(rand__gte=start).order_by("rand").values_list(*fields)[:size])
+        if len(rows) < size:
+            rows += list(base.filter(rand__lt=start).order_by("rand").values_list(*fields)[: size - len(rows)])
+    with_candidates = getattr(strategy, "needs_candidates", False)
     info: dict[int, tuple[str, int, dict]] = {}
     if with_candidates:
         ids = [cid for row in rows for cid in row[2]]
@@ -108,20 +113,29 @@ def quota_reached(study: Study, membership: StudyMembership) -> bool:
     quota = int(study.crowd.get("quota", 0) or 0)
     if not quota or not membership.worker_id or membership.platform == "import":
         return False
-    done = Assignment.objects.filter(
-        study=study, annotator_id=membership.user_id, status=Assignment.Status.SUBMITTED, unit__kind=Unit.Kind.REGULAR
-    ).count()
-    return done >= quota
+    return membership.n_regular >= quota
+
+
+def _expire_due(study: Study) -> bool:
+    """Whether this process should sweep the study's expired leases now: at most every
+    EXPIRY_SWEEP_SECONDS per study (a sweep is a query, and the periodic task sweeps every
+    study anyway); a lease request that finds the pool empty sweeps regardless."""
+    now = time.monotonic()
+    if now - _last_sweep.get(study.pk, -EXPIRY_SWEEP_SECONDS) < EXPIRY_SWEEP_SECONDS:
+        return False
+    _last_sweep[study.pk] = now
+    return True
 
 
 def assignment_next_for_annotator(*, study: Study, user) -> Assignment | None:
     """The unit this annotator holds, or a newly leased one; None when nothing is left."""
-    held = _held(study, user)
-    if held is not None:
-        return held
     if study.status != Study.Status.LIVE:
+        held = _held(study, user)  # a paused study still lets you finish what you hold
+        if held is not None:
+            return held
         raise NotAllowed(f"This study is {study.status}: no new units are handed out.")
-    leases_expire(study=study)
+    if _expire_due(study):
+        leases_expire(study=study)
     strategy = get_strategy(study.strategy)
     rng = np.random.default_rng()
     # Model state comes from the cache only (refits run in the background); unreachable
@@ -135,10 +149,12 @@ def assignment_next_for_annotator(*, study: Study, user) -> Assignment | None:
     )
     lease = timedelta(seconds=float(study.quality.get("lease_seconds", settings.LEASE_SECONDS)))
     with transaction.atomic():
+        # The membership row lock serialises this annotator's requests (two tabs, a double
+        # click): what they hold is read under it, so a reload returns the same unit.
         membership = StudyMembership.objects.select_for_update().filter(study=study, user=user).first()
         if membership is None:
             raise NotAllowed("You are not an annotator of this study.")
-        held = _held(study, user)  # another request of the same annotator may have won the lock
+        held = _held(study, user)
         if held is not None:
             return held
         if membership.excluded:
@@ -150,32 +166,33 @@ def assignment_next_for_annotator(*, study: Study, user) -> Assignment | None:
         if check is not None:
             return check
         tried: set[int] = set()
+        swept = False
         for _ in range(MAX_TRIES):
-            pool = _pool(study, user, strategy.pool_order, tried, getattr(strategy, "needs_candidates", False))
+            pool = _pool(study, user, strategy, tried)
+            if not pool and not swept:
+                swept = True  # units may be waiting behind expired leases: return them, look again
+                if leases_expire(study=study):
+                    pool = _pool(study, user, strategy, tried)
             if not pool:
                 return check_lease(study=study, user=user, rng=rng, lease=lease, finishing=True)
             choice = strategy.choose(ctx, pool, rng)
             if Unit.objects.filter(pk=choice.unit_id, n_taken__lt=study.redundancy).update(n_taken=F("n_taken") + 1):
                 unit = next(u for u in pool if u.id == choice.unit_id)
-                try:
-                    with transaction.atomic():
-                        assignment = Assignment.objects.create(
-                            study=study,
-                            unit_id=unit.id,
-                            annotator=user,
-                            strategy=strategy.name,
-                            propensity=choice.propensity,
-                            display_order=_display_order(study, list(unit.candidate_ids), rng),
-                            expires_at=timezone.now() + lease,
-                        )
-                except IntegrityError:
-                    # Held before (the pool read raced with our own earlier lease): give it back.
-                    Unit.objects.filter(pk=unit.id).update(n_taken=F("n_taken") - 1)
-                    tried.add(unit.id)
-                    continue
+                # No IntegrityError to expect: the pool left out units this annotator ever held,
+                # read under their membership lock.
+                assignment = Assignment.objects.create(
+                    study=study,
+                    unit_id=unit.id,
+                    annotator=user,
+                    strategy=strategy.name,
+                    propensity=choice.propensity,
+                    display_order=_display_order(study, list(unit.candidate_ids), rng),
+                    expires_at=timezone.now() + lease,
+                )
                 if cached is not None:
                     # Count the lease and queue a refit if the state is behind, once committed.
                     transaction.on_commit(partial(model_state.lease_noted, study.id, cached), robust=True)
-                return Assignment.objects.select_related("study", "unit__item").get(pk=assignment.pk)
+                assignment.study = study
+                return assignment
             tried.add(choice.unit_id)
     return None

@@ -97,8 +97,9 @@ def build_study(*, task: str, units: int, accounts: int, redundancy: int, strate
                                          "is_active", "date_joined"],
               ((user0 + i, password_hash, False, name, "", "", "", False, True, now_iso) for i, name in enumerate(names)))
         _copy(cur, StudyMembership._meta.db_table, ["study_id", "user_id", "role", "joined_at", "qc_passed", "qc_failed", "excluded",
-                                                    "excluded_reason", "platform", "worker_id", "platform_session"],
-              ((study.pk, user0 + i, "annotator", now_iso, 0, 0, False, "", "", "", "") for i in range(accounts)))
+                                                    "excluded_reason", "platform", "worker_id", "platform_session", "n_judged", "n_regular"],
+              ((study.pk, user0 + i, "annotator", now_iso, 0, 0, False, "", "", "", "", 0, 0) for i in range(accounts)))
+        cur.execute("UPDATE annotation_study SET n_units = %s WHERE id = %s", [units, study.pk])
         # Sessions of annotators who signed in earlier (the same hash for all: one password).
         probe = User(password=password_hash)
         auth_hash = probe.get_session_auth_hash()

@@ -13,6 +13,7 @@ class Balanced(Strategy):
     name = "balanced"
     label = "Balanced: fewest judgments first"
     pool_order = "fewest"
+    pool_size = 16  # any window will do: reading fewer rows keeps the lease fast
 
     def choose(self, ctx: Context, pool: Sequence[UnitView], rng: np.random.Generator) -> Choice:
         fewest = min(u.n_taken for u in pool)

@@ -52,6 +52,7 @@ class Strategy(ABC):
     name: str = ""
     label: str = ""
     pool_order: str = "random"  # "random" (uniform window) or "fewest" (fewest judgments first)
+    pool_size: int = 200  # units offered per request: a strategy that compares them wants many
     defaults: Mapping[str, Any] = {}
 
     def parse_params(self, raw: Mapping[str, Any]) -> dict[str, Any]:
