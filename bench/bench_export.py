@@ -4,8 +4,9 @@ export's time, throughput (rows/s) and the exporter's peak memory (max RSS of it
 
 The study is built with COPY in a separate database (BENCH_DATABASE_URL, default
 postgres://postgres@127.0.0.1:5432/trenchcoat_bench), which is dropped at the end (--keep
-keeps it, --reuse runs on a kept one). Every export runs in its own process, so its peak
-memory is its own. Goal: each export <= 60 s with peak memory <= 300 MB.
+keeps it, --reuse runs on a kept one, migrated first). Every export runs in its own process,
+so its peak memory is its own. Goal: each export <= 60 s with peak memory <= 300 MB.
+Writes bench/results/export.md and export.json (--out elsewhere).
 
     python bench/bench_export.py [--judgments 1000000] [--formats trl-jsonl,trl-parquet,raw,scores-long] [--keep] [--reuse]
 """
@@ -15,12 +16,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import platform
 import random
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -174,12 +177,43 @@ def measure(fmt: str, url: str, workdir: Path) -> dict:
     return result
 
 
+def _commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def markdown(report: dict) -> str:
+    lines = [
+        "# Export benchmark",
+        "",
+        (f"{report['when']} · commit {report['commit']} · {report['machine']} · `make bench-export` (bench/bench_export.py) · "
+        f"a pairwise study of {report['judgments']:,} judgments ({report['items']:,} items of two candidates, redundancy 3, "
+        f"300 annotators) on PostgreSQL · load average before: {report['load_before']}, after: {report['load_after']}"),
+        "",
+        ("Each export runs in a process of its own (`export_to_folder`: stream from the database, write the files and the "
+        "dataset card; zipping, which the background job adds, is not timed). Peak memory is the process's max RSS "
+        "(Python, Django and pyarrow included); CPU is its user + system time, so wall minus CPU is mostly waiting on PostgreSQL."),
+        "",
+        "| export | format and options | rows in | seconds | rows/s | CPU s | peak MB | output MB | goal |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for r in report["exports"]:
+        lines.append(f"| {r['export']} | `{r['format']}` `{json.dumps(r['options'])}` | {r['rows']:,} | {r['seconds']:.1f} | "
+                     f"{r['rows_per_s']:,.0f} | {r['cpu_seconds']:.1f} | {r['peak_mb']:.0f} | {r['output_mb']:.0f} | "
+                     f"{'met' if r['met'] else '**missed**'} |")
+    lines += ["", f"Goal: each export <= {GOAL_SECONDS} s with peak memory <= {GOAL_MB} MB, on this 2-core machine.", ""]
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--judgments", type=int, default=1_000_000)
     parser.add_argument("--formats", default=",".join(EXPORTS))
     parser.add_argument("--keep", action="store_true", help="keep the benchmark database")
     parser.add_argument("--reuse", action="store_true", help="run on the kept benchmark database")
+    parser.add_argument("--out", default=str(ROOT / "bench" / "results"), help="folder of export.md and export.json ('' writes none)")
     parser.add_argument("--run", nargs=2, metavar=("FORMAT", "OUT"), help=argparse.SUPPRESS)
     parser.add_argument("--build", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -194,12 +228,18 @@ def main() -> None:
         _admin(url, 'CREATE DATABASE "{name}"')
     workdir = Path(tempfile.mkdtemp(prefix="bench-export-"))
     failed = False
+    loadavg = lambda: " ".join(f"{x:.1f}" for x in os.getloadavg())
+    report: dict = {"when": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "commit": _commit(),
+                    "machine": f"{os.cpu_count()} cores, {platform.python_implementation()} {platform.python_version()}",
+                    "judgments": args.judgments, "items": -(-args.judgments // 3), "goal": {"seconds": GOAL_SECONDS, "peak_mb": GOAL_MB},
+                    "exports": []}
     try:
+        subprocess.run([sys.executable, str(ROOT / "manage.py"), "migrate", "--noinput", "-v", "0"], env=_env(url), check=True)
         if not args.reuse:
             print(f"building {args.judgments} judgments in {url.rsplit('/', 1)[1]} ...", flush=True)
-            subprocess.run([sys.executable, str(ROOT / "manage.py"), "migrate", "--noinput", "-v", "0"], env=_env(url), check=True)
             subprocess.run([sys.executable, __file__, "--build", str(args.judgments)], env=_env(url), check=True)
-        print(f"load average before: {' '.join(f'{x:.1f}' for x in os.getloadavg())} ({os.cpu_count()} CPUs)")
+        report["load_before"] = loadavg()
+        print(f"load average before: {report['load_before']} ({os.cpu_count()} CPUs)")
         print(f"{'export':<14} {'rows':>9} {'seconds':>8} {'rows/s':>9} {'CPU s':>7} {'peak MB':>8} {'output MB':>9}  goal")
         for fmt in args.formats.split(","):
             r = measure(fmt, url, workdir)
@@ -208,7 +248,19 @@ def main() -> None:
             failed |= not ok
             print(f"{fmt:<14} {rows:>9} {r['seconds']:>8.1f} {rows / r['seconds']:>9.0f} {r['cpu_seconds']:>7.1f} {r['peak_mb']:>8.0f} "
                   f"{r['bytes'] / 2**20:>9.0f}  {'ok' if ok else 'MISSED'}", flush=True)
-        print(f"load average after: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+            name, options = EXPORTS[fmt]
+            report["exports"].append({"export": fmt, "format": name, "options": options, "rows": rows, "seconds": round(r["seconds"], 2),
+                                      "rows_per_s": round(rows / r["seconds"]), "cpu_seconds": round(r["cpu_seconds"], 1),
+                                      "peak_mb": round(r["peak_mb"], 1), "output_mb": round(r["bytes"] / 2**20, 1), "met": ok,
+                                      "counts": r["counts"]})
+        report["load_after"] = loadavg()
+        print(f"load average after: {report['load_after']}")
+        if args.out:
+            out = Path(args.out)
+            out.mkdir(parents=True, exist_ok=True)
+            (out / "export.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+            (out / "export.md").write_text(markdown(report), encoding="utf-8")
+            print(f"wrote {out / 'export.md'} and export.json")
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
         if not args.keep:

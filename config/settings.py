@@ -180,6 +180,9 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 MAX_UPLOAD_BYTES = int(os.environ.get("MAX_UPLOAD_BYTES", str(200 * 1024 * 1024)))
 MAX_IMPORT_ROWS = int(os.environ.get("MAX_IMPORT_ROWS", "2000000"))
+# An upload on the study page larger than this is imported in the background (an ImportJob
+# with progress on the page); a smaller one is imported while the page waits.
+BACKGROUND_IMPORT_BYTES = int(os.environ.get("BACKGROUND_IMPORT_BYTES", str(2 * 1024 * 1024)))
 
 # How long an annotator holds a unit before it returns to the pool.
 LEASE_SECONDS = int(os.environ.get("LEASE_SECONDS", "900"))

@@ -110,13 +110,24 @@ class StudyForm(forms.Form):
 
 
 class ItemUploadForm(forms.Form):
-    file = forms.FileField(help_text="UTF-8 text, one item per line.")
-    format = forms.ChoiceField(initial="jsonl")
+    file = forms.FileField(help_text="UTF-8 text (or gzipped, .gz, in the background); a bad line stops the whole upload.")
+    kind = forms.ChoiceField(
+        choices=[("items", "Items"), ("scores", "Judge scores (item_id, system, judge, score)")], initial="items", label="What",
+        required=False,  # items when left out (scripts posting file and format only)
+    )
+    format = forms.ChoiceField(initial="jsonl", help_text="Judge scores come as csv or jsonl.")
+    background = forms.BooleanField(
+        required=False, label="Import in the background",
+        help_text="Large files always are; the page shows the progress and the result.",
+    )
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("auto_id", "id_upload_%s")  # several forms share the study page
         super().__init__(*args, **kwargs)
         self.fields["format"].choices = [(n, f.label or n) for n, f in sorted(all_importers().items())]
+
+    def clean_kind(self) -> str:
+        return self.cleaned_data.get("kind") or "items"
 
 
 class ExportForm(forms.Form):

@@ -17,6 +17,7 @@ urlpatterns = [
     path("studies/<slug:slug>/invite/reset/", views.study_invite_reset, name="study_invite_reset"),
     path("studies/<slug:slug>/researchers/", views.study_researcher_add, name="study_researcher_add"),
     path("studies/<slug:slug>/exports/", views.study_export_create, name="study_export_create"),
+    path("studies/<slug:slug>/exports/<int:job_id>/retry/", views.study_export_retry, name="study_export_retry"),
     path("studies/<slug:slug>/strategy/", views.study_strategy, name="study_strategy"),
     path("studies/<slug:slug>/dashboard/", views.study_dashboard, name="study_dashboard"),
     path("studies/<slug:slug>/annotate/", views.study_annotate, name="study_annotate"),

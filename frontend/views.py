@@ -30,7 +30,13 @@ from annotation.models import Assignment, Study, StudyMembership, Unit
 from annotation.permissions import can_annotate, can_create_studies, can_manage, role_in
 from annotation.quality import crowd_status
 from annotation.spec import QUALITY_DEFAULTS
-from exports.services import export_create
+from exports.services import (
+    export_create,
+    export_retry,
+    import_create,
+    import_lines_read,
+    judge_scores_import,
+)
 from frontend.forms import (
     ExportForm,
     ItemUploadForm,
@@ -211,6 +217,8 @@ def _study_page(request, study: Study, *, status: int = 200, **extra):
         "status_actions": STATUS_ACTIONS.get(study.status, []),
         "researchers": [m.user.username for m in researchers],
         "exports": list(study.exports.all()[:50]),
+        "imports": _imports_shown(study),
+        "background_import_mb": round(settings.BACKGROUND_IMPORT_BYTES / 2**20, 1),
         "upload_form": ItemUploadForm(),
         "export_form": ExportForm(),
         "researcher_form": ResearcherAddForm(),
@@ -276,19 +284,43 @@ def study_upload(request, slug: str):
     if not form.is_valid():
         return _study_page(request, study, status=400, upload_form=form)
     uploaded = form.cleaned_data["file"]
+    kind, format_name = form.cleaned_data["kind"], form.cleaned_data["format"]
+    background = form.cleaned_data["background"] or uploaded.size > settings.BACKGROUND_IMPORT_BYTES or (uploaded.name or "").endswith(".gz")
     try:
         if uploaded.size > settings.MAX_UPLOAD_BYTES:
             raise Invalid(f"file: larger than {settings.MAX_UPLOAD_BYTES} bytes", {"file": "too large"})
-        lines = io.TextIOWrapper(uploaded.file, encoding="utf-8", newline="")
-        result = services.items_import(study=study, lines=lines, format_name=form.cleaned_data["format"])
+        if background:
+            job = import_create(study=study, user=request.user, kind=kind, format_name=format_name, uploaded=uploaded)
+        else:
+            lines = io.TextIOWrapper(uploaded.file, encoding="utf-8", newline="")
+            if kind == "scores":
+                result = judge_scores_import(study=study, lines=lines, format_name=format_name)
+            else:
+                result = services.items_import(study=study, lines=lines, format_name=format_name)
     except DomainError as exc:
         return _study_page(request, study, status=400, upload_form=form, upload_error=exc.message, upload_errors=exc.errors)
-    items = result["items"]
-    messages.success(
-        request,
-        f"Imported {items} item{'s' if items != 1 else ''} from {uploaded.name}; the study now has {result['units_in_study']} units.",
-    )
+    if background:
+        messages.success(request, f"Import #{job.pk} of {uploaded.name} runs in the background; its progress and result are shown below.")
+        return redirect(reverse("study_detail", args=[study.slug]) + "#imports")
+    if kind == "scores":
+        n = result["scores"]
+        messages.success(request, f"Imported {n} judge score{'s' if n != 1 else ''} ({', '.join(result['judges'])}) from {uploaded.name}.")
+    else:
+        items = result["items"]
+        messages.success(
+            request,
+            f"Imported {items} item{'s' if items != 1 else ''} from {uploaded.name}; the study now has {result['units_in_study']} units.",
+        )
     return redirect(reverse("study_detail", args=[study.slug]) + "#items")
+
+
+def _imports_shown(study: Study) -> list:
+    jobs = list(study.imports.all()[:20])
+    for job in jobs:
+        job.lines_read = import_lines_read(job)
+        # (counts has a key "items": a template cannot loop over counts.items)
+        job.result = " · ".join(f"{k}: {', '.join(map(str, v)) if isinstance(v, list) else v}" for k, v in (job.counts or {}).items())
+    return jobs
 
 
 @csp
@@ -346,6 +378,24 @@ def study_export_create(request, slug: str):
             messages.success(request, f"Export #{job.pk} ({job.format}) started.")
             return redirect(reverse("study_detail", args=[study.slug]) + "#exports")
     return _study_page(request, study, status=400, export_form=form)
+
+
+@csp
+@login_required
+@require_POST
+def study_export_retry(request, slug: str, job_id: int):
+    """Run a failed export (or one whose worker stopped responding) again."""
+    study = _managed_study(request, slug)
+    job = study.exports.filter(pk=job_id).first() if study is not None else None
+    if job is None:
+        return _not_found(request, f"There is no export #{job_id} of a study “{slug}” that you manage.")
+    try:
+        export_retry(job=job)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"Export #{job.pk} ({job.format}) started again.")
+    return redirect(reverse("study_detail", args=[study.slug]) + "#exports")
 
 
 @csp

@@ -55,7 +55,8 @@ EXPECTED = {
     "study_researcher_add": ("post", lambda: {"username": "newcomer"}, {"owner"},
                              lambda w: StudyMembership.objects.filter(user__username="newcomer", role="researcher").exists()),
     "study_export_create": ("post", lambda: {"format": "raw", "options": "{}"}, MANAGERS,
-                            lambda w: ExportJob.objects.filter(study__slug="main").exists()),
+                            lambda w: ExportJob.objects.filter(study__slug="main").exclude(pk=w["kwargs"]["job_id"]).exists()),
+    "study_export_retry": ("post", dict, MANAGERS, lambda w: ExportJob.objects.get(pk=w["kwargs"]["job_id"]).status != "failed"),
     "study_annotate": ("get", None, {"annotator"}, None),
     "study_done": ("get", None, {"annotator"}, None),
     "study_strategy": ("post", lambda: {"strategy": "balanced", "strategy_params": "{}"}, MANAGERS,
@@ -97,7 +98,9 @@ def world(eager_tasks):
     get_user_model().objects.create_superuser("admin", "admin@example.org", "pw-admin-123")
     actors = {"annotator": "annotator", "annotator_other": "annotator-other", "researcher_other": "other-owner", "owner": "owner",
               "admin": "admin"}
-    return {"actors": actors, "kwargs": {"slug": study.slug, "token": other.invite_token}, "token_before": study.invite_token}
+    failed = ExportJob.objects.create(study=study, format="raw", created_by=owner, status="failed", error="No space left on device")
+    return {"actors": actors, "kwargs": {"slug": study.slug, "token": other.invite_token, "job_id": failed.pk},
+            "token_before": study.invite_token}
 
 
 @pytest.fixture
