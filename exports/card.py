@@ -55,7 +55,7 @@ def configs(files: list[FileSchema]) -> dict[str, list[FileSchema]]:
 def render_card(spec: Mapping[str, Any], format_name: str, summary: ExportSummary, stats: Mapping[str, Any],
                 options: Mapping[str, Any] | None = None) -> str:
     lines = ["---", "configs:"]
-    for name, files in configs(summary.files).items():
+    for name, files in configs([f for f in summary.files if f.loadable]).items():
         lines += [f"- config_name: {name}", "  data_files:"]
         for schema in files:
             lines += [f"  - split: {schema.split}", f"    path: {_yaml_str(schema.path)}"]
@@ -97,10 +97,16 @@ def render_card(spec: Mapping[str, Any], format_name: str, summary: ExportSummar
     for note in summary.notes:
         lines += ["", note]
     lines += ["", "## Files", ""]
-    for name, files in configs(summary.files).items():
+    for name, files in configs([f for f in summary.files if f.loadable]).items():
         for schema in files:
             rows = f", {schema.rows} rows" if schema.rows is not None else ""
             lines += [f"### `{schema.path}`", "", f"Configuration `{name}`, split `{schema.split}`{rows}.", ""]
+            lines += ["| column | meaning |", "|---|---|"]
+            lines += [f"| `{column}` | {meaning} |" for column, meaning in schema.columns.items()]
+            lines.append("")
+    for schema in summary.files:
+        if not schema.loadable:
+            lines += [f"### `{schema.path}`", "", f"In the layout of `{format_name}`, for its own tools (`datasets` does not read it).", ""]
             lines += ["| column | meaning |", "|---|---|"]
             lines += [f"| `{column}` | {meaning} |" for column, meaning in schema.columns.items()]
             lines.append("")

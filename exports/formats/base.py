@@ -85,6 +85,9 @@ class FileSchema:
     split: str = "train"
     config: str = ""
     rows: int | None = None
+    # False for a file whose name another tool fixes (mt-metrics-eval's *.seg.score) in a form
+    # `datasets` cannot read: described in the card, left out of its configurations
+    loadable: bool = True
 
 
 @dataclass
@@ -120,7 +123,8 @@ class Exporter(ABC):
 
     def check_task_type(self, task_type: str) -> None:
         if self.task_types is not None and task_type not in self.task_types:
-            raise FormatError(None, "format", f"{self.name} exports {' and '.join(self.task_types)} studies, not {task_type}")
+            kinds = ", ".join(self.task_types[:-1]) + " and " + self.task_types[-1] if len(self.task_types) > 1 else self.task_types[0]
+            raise FormatError(None, "format", f"{self.name} exports {kinds} studies, not {task_type}")
 
     def parse_options(self, raw: Mapping[str, Any]) -> dict[str, Any]:
         known = {**self.common_option_defaults, **self.option_defaults}

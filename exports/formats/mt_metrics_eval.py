@@ -1,5 +1,6 @@
 """`mt-metrics-eval`: human scores and MQM ratings in the file layout of
 google-research/mt-metrics-eval (MTME), so that metrics can be meta-evaluated against them.
+Studies that score candidates (likert, mqm, rubric); a pairwise study has no scores.
 
 Written under the export folder, with P = "{lp}." when the `lp` option is set (MTME names
 files SRC-TGT.NAME.LEVEL.score), else empty:
@@ -25,6 +26,9 @@ files SRC-TGT.NAME.LEVEL.score), else empty:
                                        else one file per rater (option ratings).
     documents/{lp or name}.docs        one line per segment: "DOMAIN DOCNAME" (MTME)
     segments.tsv                       line number -> item: index, item_id, doc, seg_id, domain
+    scores.tsv                         the seg-level scores as one table (system, index, item_id,
+                                       doc, seg_id, domain, score): what `datasets` loads, since
+                                       it cannot read MTME's own file names
 
 A missing score is the string None, as MTME expects of human scores. The segment score is the
 mean over annotators (each annotator's latest revision) of the Score records of one aspect
@@ -92,6 +96,7 @@ def fmt(value: float | None) -> str:
 class MtMetricsEval(Exporter):
     name = "mt-metrics-eval"
     label = "Human scores and MQM ratings in the google-research/mt-metrics-eval layout"
+    task_types = ("likert", "mqm", "rubric")  # scores of candidates: a pairwise study has none
     option_defaults = {"name": "mqm", "aspect": None, "lp": "", "ratings": "auto"}
 
     def parse_options(self, raw):
@@ -196,6 +201,7 @@ class MtMetricsEval(Exporter):
         (out_dir / "human-scores").mkdir()
         (out_dir / "documents").mkdir()
         db.executescript(LATEST.format(table="scores") + LATEST.format(table="ratings"))
+        n_items = db.execute("SELECT COUNT(*) FROM items").fetchone()[0] or 1
         db.executescript(
             """
             CREATE TABLE seg AS SELECT item_id, system, AVG(score) AS score FROM scores_latest GROUP BY item_id, system;
@@ -209,7 +215,20 @@ class MtMetricsEval(Exporter):
             with (out_dir / rel).open("w", encoding="utf-8", newline="\n") as handle:
                 for line in lines:
                     handle.write(line + "\n")
-            files.append(FileSchema(rel, columns))
+            # MTME's own file names (.score, .rating, .docs) are not a format `datasets` reads
+            files.append(FileSchema(rel, columns, loadable=rel.endswith(".tsv")))
+
+        # What `datasets.load_dataset(folder)` gives (the first configuration): the seg-level
+        # scores as one table, a row per (system, segment), in the order of the .seg.score file.
+        out(
+            "scores.tsv",
+            ["system\tindex\titem_id\tdoc\tseg_id\tdomain\tscore"]
+            + [f"{system}\t{n % n_items + 1}\t{item}\t{doc}\t{seg}\t{dom}\t{'' if v is None else fmt(v)}" for n, (system, v, item, doc, seg, dom)
+               in enumerate(db.execute(CELLS.format(columns="t.score, i.item_id, i.doc, i.seg_id, d.domain", table="seg", cond="")))],
+            {"system": "system name", "index": "1-based line of the segment in segments.tsv and in every seg-level file",
+             "item_id": "the item's id", "doc": "document", "seg_id": "the item's seg_id", "domain": "domain",
+             "score": f"mean human score on aspect {options['aspect']!r} over annotators (latest revisions); empty when not scored"},
+        )
 
         score_cols = {"SYSTEM": "system name", "SCORE": f"mean human score on aspect {options['aspect']!r}, or None"}
         out(

@@ -166,3 +166,32 @@ def test_real_file_scores_equal_mtme_score_mqm(tmp_path):
     assert sum(len(r["errors"]) for ratings in merged.values() for r, _ in ratings if r) == 4031
     docs = (tmp_path / "documents" / "en-de.docs").read_text().splitlines()
     assert len(docs) == 529 and docs[0] == "default talk.1"
+
+
+def test_the_folder_loads_with_datasets_its_scores_first(tmp_path):
+    """MTME's own files (.score, .rating, .docs) are not a format `datasets` reads: the card
+    describes them but configures only the TSV tables, the seg-level scores first."""
+    datasets = pytest.importorskip("datasets")
+    from exports.pipeline import run_exporter
+
+    study = mqm_study()
+    out = tmp_path / "out"
+    out.mkdir()
+    run_exporter(EXPORTER, study.stream(), out, study.spec, {"lp": "en-de"})
+    card = (out / "README.md").read_text(encoding="utf-8")
+    header = card.split("---")[1]
+    assert '"scores.tsv"' in header and '"segments.tsv"' in header and ".score" not in header.replace("scores.tsv", "")
+    assert "### `human-scores/en-de.mqm.seg.score`" in card and "`datasets` does not read it" in card
+    scores = datasets.load_dataset(str(out), split="train", cache_dir=str(tmp_path / "hf"))
+    seg = read_score_file(out / "human-scores" / "en-de.mqm.seg.score")
+    loaded: dict[str, list] = defaultdict(list)
+    for row in scores:
+        loaded[row["system"]].append(row["score"])
+    assert dict(loaded) == seg
+    segments = datasets.load_dataset(str(out), "segments", split="train", cache_dir=str(tmp_path / "hf"))
+    assert [r["item_id"] for r in segments] == [r["item_id"] for r in scores if r["system"] == "sysA"]
+
+
+def test_a_pairwise_study_is_refused_up_front():
+    with pytest.raises(FormatError, match="mt-metrics-eval exports likert, mqm and rubric studies, not pairwise"):
+        EXPORTER.check_task_type("pairwise")
