@@ -120,11 +120,16 @@ def _load(study: Study) -> _Data:
     members_rows = list(
         StudyMembership.objects.filter(study=study)
         .order_by("user_id")
-        .values_list("user_id", "user__username", "role", "qc_passed", "qc_failed", "excluded", "excluded_reason")
+        .values_list("user_id", "user__username", "role", "qc_passed", "qc_failed", "excluded", "excluded_reason", "platform", "worker_id")
     )
     code_of = {row[0]: i for i, row in enumerate(members_rows)}
-    names = [row[1] for row in members_rows]
-    members = {i: row[2:] for i, row in enumerate(members_rows)}
+    # Raters of imported judgments keep their original names ("annotator1"), as in exports,
+    # unless that name is taken by another annotator of the study.
+    usernames = {row[1] for row in members_rows}
+    names = [row[8] if row[7] == "import" and row[8] and row[8] not in usernames else row[1] for row in members_rows]
+    if len(set(names)) < len(names):
+        names = [row[1] for row in members_rows]
+    members = {i: row[2:7] for i, row in enumerate(members_rows)}
     item_ext = dict(Item.objects.filter(study=study).values_list("id", "external_id"))
     cands = list(
         Candidate.objects.filter(item__study=study)

@@ -24,7 +24,7 @@ from annotation.quality import qc_record
 from annotation.spec import SpecError, parse_spec
 from annotation.task_types import CandidateView, ConfigError, ResponseError, UnitContent, get_task_type
 from annotation.selectors import prompt_text, unit_content
-from exports.formats import FormatError, ItemRecord, get_importer
+from exports.formats import FormatError, ItemRecord, all_importers, all_judgment_importers, get_importer
 
 IMPORT_BATCH = 1000
 
@@ -328,7 +328,6 @@ def _import_users(study: Study, raters: set[str], cache: dict[str, Any]) -> None
 
 
 def _store_judgments(study: Study, task_type, judged, created, mode: str, counts: dict, users: dict) -> None:
-    now = timezone.now()
     unit_ids = [item.id for item, _ in created]
     units_of: dict[int, dict[frozenset, Unit]] = {}
     for unit in Unit.objects.filter(item_id__in=unit_ids):
@@ -367,19 +366,28 @@ def _store_judgments(study: Study, task_type, judged, created, mode: str, counts
                 counts["gold_units"] += 1
             else:
                 pending.append((unit, item, users[judgment.rater], clean))
+    _save_imported(study, pending, counts)
+
+
+def _save_imported(study: Study, pending: list, counts: dict) -> None:
+    """Store imported judgments (unit, item, user, clean response[, display order]) as
+    submitted assignments and annotations, and count them on units and raters."""
     if not pending:
         return
+    now = timezone.now()
+    orders = [entry[4] if len(entry) > 4 and entry[4] else list(entry[0].candidate_ids) for entry in pending]
     assignments = Assignment.objects.bulk_create(
-        Assignment(study=study, unit=unit, annotator=user, status=Assignment.Status.SUBMITTED, strategy="import",
-                   propensity=1.0, display_order=list(unit.candidate_ids), expires_at=now, submitted_at=now)
-        for unit, _, user, _ in pending
+        Assignment(study=study, unit=entry[0], annotator=entry[2], status=Assignment.Status.SUBMITTED, strategy="import",
+                   propensity=1.0, display_order=order, expires_at=now, submitted_at=now)
+        for entry, order in zip(pending, orders, strict=True)
     )
     Annotation.objects.bulk_create(
-        Annotation(study=study, unit=unit, item=item, assignment=assignment, annotator=user, response=clean,
-                   display_order=list(unit.candidate_ids), strategy="import", propensity=1.0,
+        Annotation(study=study, unit=entry[0], item=entry[1], assignment=assignment, annotator=entry[2], response=entry[3],
+                   display_order=order, strategy="import", propensity=1.0,
                    idempotency_key=f"import-{assignment.pk}", shown_at=now)
-        for (unit, item, user, clean), assignment in zip(pending, assignments, strict=True)
+        for entry, assignment, order in zip(pending, assignments, orders, strict=True)
     )
+    pending = [entry[:4] for entry in pending]
     per_unit: dict[int, int] = {}
     for unit, *_ in pending:
         per_unit[unit.pk] = per_unit.get(unit.pk, 0) + 1
@@ -400,17 +408,96 @@ def _store_judgments(study: Study, task_type, judged, created, mode: str, counts
     counts["judgments"] += len(pending)
 
 
+def _attach_judgments(study: Study, task_type, batch: list, counts: dict, users: dict, seen: dict) -> None:
+    """Judgments (JudgmentRecord, systems named) of items already in the study: each finds
+    its unit(s), is validated by the task type and stored; a rater judges a unit once."""
+    config = study.task_config
+    items = {item.external_id: item for item in Item.objects.filter(study=study, external_id__in={r.item_id for r in batch})}
+    systems_of: dict[int, dict[str, CandidateView]] = {}
+    for cid, item_id, system, text in Candidate.objects.filter(item__in=items.values()).values_list("id", "item_id", "system", "text"):
+        systems_of.setdefault(item_id, {})[system] = CandidateView(cid, system, text)
+    units_of: dict[int, list[Unit]] = {}
+    for unit in Unit.objects.filter(item__in=items.values(), kind=Unit.Kind.REGULAR):
+        units_of.setdefault(unit.item_id, []).append(unit)
+    _import_users(study, {r.rater for r in batch}, users)
+    held = set(
+        Assignment.objects.filter(unit__item__in=items.values(), annotator__in=[users[r] for r in {r.rater for r in batch}])
+        .values_list("unit_id", "annotator_id")
+    )
+    pending: list = []
+    for record in batch:
+        item = items.get(record.item_id)
+        if item is None:
+            raise FormatError(record.line, "item_id", f"no item {record.item_id!r} in this study (import the items first)")
+        views = systems_of.get(item.id, {})
+        for name in record.systems:
+            if name not in views:
+                raise FormatError(record.lines.get(name, record.line), "system" if record.lines else "system_a",
+                                  f"item {record.item_id!r} has no candidate from {name!r} (it has: {', '.join(sorted(views))})")
+        ids = {views[name].id for name in record.systems}
+        if "scores" in record.answer:
+            units = [u for u in units_of.get(item.id, []) if set(u.candidate_ids) <= ids]
+            missing = ids - {cid for u in units for cid in u.candidate_ids}
+            if missing:
+                name = next(n for n in record.systems if views[n].id in missing)
+                raise FormatError(record.lines.get(name, record.line), "system", f"no unit of item {record.item_id!r} shows {name!r} "
+                                  "with only the systems this annotator scored")
+        else:
+            units = [u for u in units_of.get(item.id, []) if set(u.candidate_ids) == ids]
+            if not units:
+                raise FormatError(record.line, "system_b", f"no unit of item {record.item_id!r} shows {' and '.join(record.systems)}")
+        user = users[record.rater]
+        by_id = {v.id: v for v in views.values()}
+        for unit in units:
+            content = UnitContent(item_id=item.id, candidates=tuple(by_id[c] for c in unit.candidate_ids), source=prompt_text(item.prompt), meta=item.meta)
+            try:
+                if "scores" in record.answer:
+                    scores = {views[n].id: record.answer["scores"][n] for n in record.systems if views[n].id in unit.candidate_ids}
+                    response = task_type.response_from_scores(config, item.meta, scores)
+                else:
+                    response = task_type.parse_gold(config, record.answer, {n: v.id for n, v in views.items()})
+                clean = task_type.validate_response(config, content, response)
+            except ConfigError as exc:
+                raise FormatError(record.line, exc.field, exc.message) from None
+            except ResponseError as exc:
+                field, message = next(iter(exc.errors.items()))
+                raise FormatError(record.line, field, message) from None
+            key = (unit.pk, user.pk)
+            if key in seen:
+                raise FormatError(record.line, "rater", f"{record.rater!r} already judged this unit of item {record.item_id!r} on line {seen[key]}")
+            if key in held:
+                raise FormatError(record.line, "rater", f"{record.rater!r} already has a judgment of this unit of item {record.item_id!r} "
+                                  "in the study (imported before?)")
+            seen[key] = record.line
+            order = None
+            if record.first_shown:
+                first = views[record.first_shown].id
+                order = [first, *[c for c in unit.candidate_ids if c != first]]
+            pending.append((unit, item, user, clean, order))
+    _save_imported(study, pending, counts)
+
+
 def judgments_import(*, study: Study, lines: Iterable[str], format_name: str, mode: str = "annotations", options: Mapping[str, Any] | None = None) -> dict[str, int]:
-    """Import items together with judgments made elsewhere (e.g. an MQM TSV), all or
-    nothing: as annotations by pseudonymous raters, or as the gold answers of their units."""
+    """Import judgments made elsewhere, all or nothing: items together with their judgments
+    (e.g. an MQM TSV), as annotations by pseudonymous raters or as the gold answers of their
+    units; or judgments of items already in the study (pairwise-labels, pairwise-judgments,
+    scores-long), as annotations."""
     if mode not in ("annotations", "gold"):
         raise Invalid('mode: must be "annotations" or "gold"', {"mode": "must be annotations or gold"})
+    importer = all_judgment_importers().get(format_name)
     try:
-        importer = get_importer(format_name)
+        importer = importer or get_importer(format_name)
     except KeyError as exc:
-        raise Invalid(str(exc.args[0]), {"format": "unknown format"}) from None
-    if not hasattr(importer, "parse_segments"):
+        known = ", ".join(sorted([*all_judgment_importers(), *(n for n, i in all_importers().items() if hasattr(i, "parse_segments"))]))
+        raise Invalid(f"format: unknown judgment format {format_name!r}; available: {known}", {"format": "unknown format"}) from None
+    of_items = hasattr(importer, "parse_judgments")  # judgments of items already in the study
+    if not hasattr(importer, "parse_segments") and not of_items:
         raise Invalid(f"format: {format_name} carries no judgments; import it as items", {"format": "carries no judgments"})
+    if of_items and study.task_type not in importer.task_types:
+        raise Invalid(f"format: {format_name} imports {' and '.join(importer.task_types)} judgments, not {study.task_type}",
+                      {"format": f"not for {study.task_type} studies"})
+    if of_items and mode != "annotations":
+        raise Invalid(f"mode: {format_name} judgments are imported as annotations", {"mode": "must be annotations"})
     try:
         importer = type(importer)(**(options or {}))
     except (TypeError, ValueError) as exc:
@@ -418,6 +505,8 @@ def judgments_import(*, study: Study, lines: Iterable[str], format_name: str, mo
     task_type = get_task_type(study.task_type)
     counts = {"items": 0, "judgments": 0, "gold_units": 0, "judgments_skipped": 0}
     users: dict[str, Any] = {}
+    if of_items:
+        return _judgments_of_items_import(study, task_type, importer, lines, counts, users)
     try:
         with transaction.atomic():
             segments = check_unique_ids_of(importer.parse_segments(lines))
@@ -431,6 +520,27 @@ def judgments_import(*, study: Study, lines: Iterable[str], format_name: str, mo
         where = f"line {exc.line}, {exc.field}" if exc.line is not None else exc.field
         raise Invalid(f"{exc} (nothing was imported)", {where: exc.message}) from None
     return {key: value for key, value in counts.items() if value or key in ("items", "judgments")}
+
+
+def _judgments_of_items_import(study: Study, task_type, importer, lines: Iterable[str], counts: dict, users: dict) -> dict[str, int]:
+    seen: dict[tuple[int, int], int] = {}
+    rows = 0
+    try:
+        with transaction.atomic():
+            records = importer.parse_judgments(lines)
+            while batch := list(islice(records, IMPORT_BATCH)):
+                rows += len(batch)
+                if rows > settings.MAX_IMPORT_ROWS:
+                    raise FormatError(batch[-1].line, "file", f"more than {settings.MAX_IMPORT_ROWS} judgments in one upload")
+                _attach_judgments(study, task_type, batch, counts, users, seen)
+            if counts["judgments"] == 0:
+                raise FormatError(None, "file", "no judgments found (the file is empty)")
+    except FormatError as exc:
+        where = f"line {exc.line}, {exc.field}" if exc.line is not None else exc.field
+        raise Invalid(f"{exc} (nothing was imported)", {where: exc.message}) from None
+    except UnicodeDecodeError as exc:
+        raise Invalid(f"file: not UTF-8 text ({exc.reason} at byte {exc.start}); nothing was imported", {"file": "not UTF-8"}) from None
+    return {"judgments": counts["judgments"], "raters": len(users)}
 
 
 def check_unique_ids_of(segments):

@@ -151,6 +151,12 @@ class TaskType(ABC):
         None when this task type builds no attention checks."""
         return None
 
+    def response_from_scores(self, config: Mapping[str, Any], meta: Mapping[str, Any], scores: Mapping[int, Mapping[str, float]]) -> dict[str, Any]:
+        """The response whose records() give these scores (candidate id -> aspect -> score),
+        to import score tables made elsewhere (scores-long); raise ConfigError naming the
+        field when the scores do not fit, or when the type cannot be rebuilt from scores."""
+        raise ConfigError("format", f"{self.name} judgments cannot be rebuilt from scores; import them in a format that carries them whole")
+
     def check_item(self, config: Mapping[str, Any], meta: Mapping[str, Any]) -> None:
         """Refuse an item this task type cannot use (raise ConfigError naming the field).
         Called at import, so a bad item is refused before anything is stored."""

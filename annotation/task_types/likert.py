@@ -168,6 +168,16 @@ class Likert(TaskType):
                 scores.append(Score(int(cid), aspect, float(value)))
         return Records(scores=tuple(scores))
 
+    def response_from_scores(self, config: Mapping[str, Any], meta: Mapping[str, Any], scores: Mapping[int, Mapping[str, float]]) -> dict[str, Any]:
+        ratings: dict[str, dict[str, int]] = {}
+        for cid, per_aspect in scores.items():
+            ratings[str(cid)] = {}
+            for aspect, score in per_aspect.items():
+                if score != int(score):
+                    raise ConfigError("score", f"{aspect}: {score!r} is not a whole rating")
+                ratings[str(cid)][aspect] = int(score)
+        return {"ratings": ratings}
+
     # Quality control -------------------------------------------------------------------
 
     @staticmethod

@@ -154,15 +154,28 @@ class Pairwise(TaskType):
         return Records(pairs=tuple(pairs))
 
     def parse_gold(self, config: Mapping[str, Any], gold: Any, systems: Mapping[str, int]) -> dict[str, Any]:
-        """Gold for a pair: {"choice": "<system name>" | "tie" | "both_bad"}."""
-        if not isinstance(gold, Mapping) or set(gold) != {"choice"}:
+        """Gold for a pair: {"choice": "<system name>" | "tie" | "both_bad"}; imported
+        judgments may add "strength" and "aspects" ({aspect: choice}) in the same terms."""
+        if not isinstance(gold, Mapping) or "choice" not in gold or set(gold) - {"choice", "strength", "aspects"}:
             raise ConfigError("meta.gold", 'must be {"choice": "<system>" | "tie" | "both_bad"}')
-        choice = gold["choice"]
-        if choice in (TIE, BOTH_BAD):
-            return {"choice": choice}
-        if choice not in systems:
-            raise ConfigError("meta.gold.choice", f"{choice!r} is not a system of this item")
-        return {"choice": systems[choice]}
+
+        def named(choice: Any, where: str) -> Any:
+            if choice in (TIE, BOTH_BAD):
+                return choice
+            if not isinstance(choice, str) or choice not in systems:
+                raise ConfigError(where, f"{choice!r} is not a system of this item")
+            return systems[choice]
+
+        out: dict[str, Any] = {"choice": named(gold["choice"], "meta.gold.choice")}
+        # Records (and exports) give every outcome a strength, 1 without a scale and for ties:
+        # then it says nothing and is left out.
+        if "strength" in gold and not (gold["strength"] == 1 and (config.get("strength_scale") is None or out["choice"] in (TIE, BOTH_BAD))):
+            out["strength"] = gold["strength"]
+        if "aspects" in gold:
+            if not isinstance(gold["aspects"], Mapping):
+                raise ConfigError("meta.gold.aspects", "must map aspect to choice")
+            out["aspects"] = {name: named(choice, f"meta.gold.aspects.{name}") for name, choice in gold["aspects"].items()}
+        return out
 
     def gold_passes(self, config: Mapping[str, Any], expected: Mapping[str, Any], response: Mapping[str, Any]) -> bool:
         return response.get("choice") == expected.get("choice")

@@ -223,6 +223,33 @@ class Rubric(TaskType):
         scores.append(Score(int(cid), "rubric", total(scored)))
         return Records(scores=tuple(scores))
 
+    def response_from_scores(self, config: Mapping[str, Any], meta: Mapping[str, Any], scores: Mapping[int, Mapping[str, float]]) -> dict[str, Any]:
+        """Criterion scores (normalized values) back to values; the "rubric" total is derived,
+        so it must equal the total of the criteria."""
+        criteria = {c["id"]: c for c in self.criteria_for(config, meta)}
+        (per_criterion,) = scores.values()
+        out: dict[str, dict[str, Any]] = {}
+        for cid, score in per_criterion.items():
+            if cid == "rubric":
+                continue
+            crit = criteria.get(cid)
+            if crit is None:
+                raise ConfigError("aspect", f"{cid!r} is not a criterion of this item; criteria: {', '.join(criteria)}")
+            if crit["scale"] == "ynp":
+                value: Any = next((v for v, s in YNP.items() if s == score), None)
+            else:
+                value = round(score * crit["scale"][1])
+                value = value if abs(value / crit["scale"][1] - score) < 1e-9 else None
+            if value is None:
+                raise ConfigError("score", f"{cid}: {score!r} is not a value of its scale")
+            out[cid] = {"value": value}
+        given_total = per_criterion.get("rubric")
+        if given_total is not None and len(out) == len(criteria):
+            derived = total({cid: {"score": normalized(criteria[cid]["scale"], v["value"]), "weight": criteria[cid]["weight"]} for cid, v in out.items()})
+            if abs(derived - given_total) > 1e-6:
+                raise ConfigError("score", f"rubric: the total {given_total!r} differs from the criteria's weighted total {derived!r}")
+        return {"criteria": out}
+
     # Quality control -------------------------------------------------------------------
 
     def parse_gold(self, config: Mapping[str, Any], gold: Any, systems: Mapping[str, int]) -> dict[str, Any]:

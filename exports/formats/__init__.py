@@ -12,11 +12,19 @@ from exports.formats.base import (
     ItemImporter,
     ItemRecord,
 )
-from exports.formats.registry import all_exporters, all_importers, get_exporter, get_importer
+from exports.formats.registry import (
+    all_exporters,
+    all_importers,
+    all_judgment_importers,
+    get_exporter,
+    get_importer,
+    get_judgment_importer,
+)
 
 from exports.formats import items, raw, trl_preference  # noqa: E402,F401  (register themselves)
 from exports.formats import items_csv, pairwise_judgments, preference_import, rewardbench, trl_unpaired  # noqa: E402,F401
 from exports.formats import mqm_tsv, mt_metrics_eval, scores_long  # noqa: E402,F401  (register themselves)
+from exports.formats import judgment_import  # noqa: E402,F401  (register themselves)
 
 __all__ = [
     "AnnotationRow",
@@ -30,6 +38,8 @@ __all__ = [
     "ItemRecord",
     "all_exporters",
     "all_importers",
+    "all_judgment_importers",
     "get_exporter",
     "get_importer",
+    "get_judgment_importer",
 ]

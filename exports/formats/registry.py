@@ -1,12 +1,13 @@
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from exports.formats.base import Exporter, ItemImporter
 
 _EXPORTERS: dict[str, Exporter] = {}
 _IMPORTERS: dict[str, ItemImporter] = {}
+_JUDGMENT_IMPORTERS: dict[str, Any] = {}  # judgments of items already in a study (judgment_import.py)
 
 
 def _register(table: dict, cls: type):
@@ -23,6 +24,21 @@ def register_exporter(cls):
 
 def register_importer(cls):
     return _register(_IMPORTERS, cls)
+
+
+def register_judgment_importer(cls):
+    return _register(_JUDGMENT_IMPORTERS, cls)
+
+
+def get_judgment_importer(name: str):
+    try:
+        return _JUDGMENT_IMPORTERS[name]
+    except KeyError:
+        raise KeyError(f"unknown judgment format {name!r}; available: {', '.join(sorted(_JUDGMENT_IMPORTERS))}") from None
+
+
+def all_judgment_importers() -> dict[str, Any]:
+    return dict(_JUDGMENT_IMPORTERS)
 
 
 def get_exporter(name: str) -> Exporter:

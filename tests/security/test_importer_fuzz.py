@@ -137,3 +137,39 @@ def test_a_nul_in_a_judge_name_is_refused():
     with pytest.raises(Invalid) as exc:
         judge_scores_import(study=study, lines=["item_id,system,judge,score\n", "it-0,sys-a,co\x00met,0.5\n"], format_name="csv")
     assert "line 2, judge" in exc.value.errors
+
+
+# Judgments of items already in the study: (task type of the study, a valid file)
+JUDGMENT_SEEDS = {
+    "pairwise-labels": ("pairwise", ("item_id,system_a,system_b,winner,rater\nit-0,sys-a,sys-b,a,r1\nit-1,sys-b,sys-a,tie,r2\n"
+                                     "it-1,sys-a,sys-b,sys-b,r1\n")),
+    "pairwise-judgments": ("pairwise", "".join(json.dumps(r) + "\n" for r in [
+        {"annotation_id": 1, "item_id": "it-0", "aspect": "", "system_a": "sys-a", "system_b": "sys-b", "outcome": "b",
+         "winner": "sys-b", "strength": 1, "first_shown": "sys-b", "annotator": "a7"},
+        {"annotation_id": 2, "item_id": "it-2", "aspect": "", "system_a": "sys-a", "system_b": "sys-b", "outcome": "tie",
+         "winner": None, "strength": 1, "first_shown": "sys-a", "annotator": "a8"}])),
+    "scores-long": ("likert", ("item_id,system,annotator,aspect,score\nit-0,sys-a,r1,overall,3.0\nit-0,sys-b,r1,overall,4\n"
+                               "it-1,sys-a,r2,overall,1\n")),
+}
+
+
+def test_every_judgment_importer_has_a_seed():
+    from exports.formats import all_judgment_importers
+
+    assert set(all_judgment_importers()) <= set(JUDGMENT_SEEDS), f"add a valid sample for {sorted(set(all_judgment_importers()) - set(JUDGMENT_SEEDS))}"
+
+
+@pytest.mark.parametrize("format_name", sorted(JUDGMENT_SEEDS))
+def test_judgment_importers_refuse_malformed_files_cleanly(format_name):
+    task_type, seed = JUDGMENT_SEEDS[format_name]
+    owner = make_user("owner", researcher=True)
+    study = make_study(owner, slug="fuzz-judged", items=3, task_type=task_type)
+    probe = make_study(owner, slug="fuzz-probe", items=3, task_type=task_type)
+    assert judgments_import(study=probe, lines=seed.splitlines(keepends=True), format_name=format_name)["judgments"] > 0
+
+    @FUZZ
+    @given(text=mangled(seed))
+    def run(text):
+        check(lambda: judgments_import(study=study, lines=text.splitlines(keepends=True), format_name=format_name), study)
+
+    run()
