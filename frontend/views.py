@@ -30,6 +30,7 @@ from annotation.models import Assignment, Study, StudyMembership, Unit
 from annotation.permissions import can_annotate, can_create_studies, can_manage, role_in
 from annotation.quality import crowd_status
 from annotation.spec import QUALITY_DEFAULTS
+from exports.models import ExportJob
 from exports.services import (
     export_create,
     export_retry,
@@ -375,7 +376,11 @@ def study_export_create(request, slug: str):
         except DomainError as exc:
             _attach_errors(form, exc, fallback="options")
         else:
-            messages.success(request, f"Export #{job.pk} ({job.format}) started.")
+            job.refresh_from_db()  # queued after commit: it may have failed to reach the task queue
+            if job.status == ExportJob.Status.FAILED:
+                messages.error(request, f"Export #{job.pk} ({job.format}) failed: {job.error}")
+            else:
+                messages.success(request, f"Export #{job.pk} ({job.format}) started.")
             return redirect(reverse("study_detail", args=[study.slug]) + "#exports")
     return _study_page(request, study, status=400, export_form=form)
 
@@ -390,11 +395,14 @@ def study_export_retry(request, slug: str, job_id: int):
     if job is None:
         return _not_found(request, f"There is no export #{job_id} of a study “{slug}” that you manage.")
     try:
-        export_retry(job=job)
+        job = export_retry(job=job)
     except DomainError as exc:
         messages.error(request, exc.message)
     else:
-        messages.success(request, f"Export #{job.pk} ({job.format}) started again.")
+        if job.status == ExportJob.Status.FAILED:  # e.g. the task queue is still unreachable
+            messages.error(request, f"Export #{job.pk} ({job.format}) failed again: {job.error}")
+        else:
+            messages.success(request, f"Export #{job.pk} ({job.format}) started again.")
     return redirect(reverse("study_detail", args=[study.slug]) + "#exports")
 
 

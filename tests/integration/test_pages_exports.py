@@ -159,3 +159,21 @@ def test_a_background_import_with_an_unknown_format_is_refused_on_the_page(owner
     response = upload(client_for(owner), "empty", b"x", kind="scores", format="mqm-tsv", background="on")
     assert response.status_code == 400 and "judge scores come as csv or jsonl" in response.content.decode()
     assert not ImportJob.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)  # on_commit runs as in production: when the request's write commits
+def test_an_export_that_cannot_reach_the_task_queue_says_so_on_the_page_and_its_retry_too(media, monkeypatch):
+    from exports.tasks import run_export
+    from tests.integration.test_exports_jobs import unreachable_broker
+
+    owner = make_user("owner", researcher=True)
+    make_study(owner, slug="s1", items=2, redundancy=1)
+    monkeypatch.setattr(run_export, "delay", unreachable_broker)
+    client = client_for(owner)
+    response = client.post(reverse("study_export_create", args=["s1"]), {"format": "raw", "options": "{}"}, follow=True)
+    html = response.content.decode()
+    job = ExportJob.objects.get()
+    assert job.status == "failed" and f"Export #{job.pk} (raw) failed" in html and "task queue (broker) is unreachable" in html
+    assert "started." not in html
+    again = client.post(reverse("study_export_retry", args=["s1", job.pk]), follow=True).content.decode()
+    assert "failed again" in again and ExportJob.objects.get().status == "failed"
