@@ -15,9 +15,10 @@ exercises the same strategy code as production, fast. The `simulate` management 
 drives the same `World` through the real services and database instead.
 
 Metrics are computed at checkpoints. Ranking milestones use the strategy's own model when
-it has one (active-bt: BT; crowd-bt: Crowd-BT), else the BT with ties and position that the
-platform reports; interval coverage and the position effect always use the latter, since
-those are the intervals a researcher sees, whatever strategy collected the data.
+it has one (active-bt: BT; crowd-bt: Crowd-BT), else the BT with ties and position; interval
+coverage and the position effect always use the fit the platform reports (`report_fit`:
+weighted by 1/propensity, cluster-robust intervals), since those are the intervals a
+researcher sees, whatever strategy collected the data.
 """
 
 from __future__ import annotations
@@ -182,9 +183,10 @@ class Checkpoint:
     covered: float  # share of systems whose 95% interval holds the population truth (uniform design)
     covered_design: float  # the same, against the population truth under the design this run used
     position: float  # estimated position effect (logits)
+    half_width: float = math.nan  # mean half-width of the reported 95% intervals (logits)
 
 
-def _system_view(block: Mapping[str, Any] | None, world: World):
+def _system_view(block: Mapping[str, Any] | None, world: World, cov_key: str = "cov"):
     """(scores, variances, covariance, seen) over world.systems from a fitted block."""
     k = len(world.systems)
     scores, var, cov = np.zeros(k), np.full(k, np.inf), np.zeros((k, k))
@@ -192,7 +194,7 @@ def _system_view(block: Mapping[str, Any] | None, world: World):
     seen = np.array([s in index for s in world.systems])
     if seen.any():
         pos = [index[s] for s in world.systems if s in index]
-        full = np.asarray(block["cov"])
+        full = np.asarray(block[cov_key])
         scores[seen] = np.asarray(block["scores"])[pos]
         cov[np.ix_(seen, seen)] = full[np.ix_(pos, pos)]
         var[seen] = np.diag(full)[pos]
@@ -208,24 +210,28 @@ def evaluate(
     design_truth: np.ndarray | None = None,
 ) -> Checkpoint:
     """Ranking milestones from the strategy's own model (`ranking`); interval coverage and
-    position from the BT-with-ties-and-position fit the platform reports (`report`)."""
+    position from the BT-with-ties-and-position fit the platform reports (`report`), with
+    its cluster-robust intervals when it has them (see `report_fit`)."""
     scores, var, cov, seen = _system_view(ranking, world)
     order = np.argsort(world.strengths)
     lo, hi = order[:-1], order[1:]
     sd_diff = np.sqrt(np.maximum(var[hi] + var[lo] - 2 * cov[hi, lo], 0))
     separated = bool(seen.all() and np.all(scores[hi] - scores[lo] - Z95 * sd_diff > 0))
     tau = kendall_tau(scores, world.strengths) if seen.all() else 0.0
-    r_scores, r_var, _, r_seen = _system_view(report, world)
+    robust = bool(report) and "cov_robust" in report
+    r_scores, r_var, _, r_seen = _system_view(report, world, "cov_robust" if robust else "cov")
+    crit = float(report["crit"]) if robust else Z95
 
     def coverage(target: np.ndarray | None) -> float:
         if target is None:
             return math.nan
         if not r_seen.all():
             return 0.0
-        return float(np.mean(np.abs(r_scores - (target - target.mean())) <= Z95 * np.sqrt(r_var)))
+        return float(np.mean(np.abs(r_scores - (target - target.mean())) <= crit * np.sqrt(r_var)))
 
     position = float(report.get("position", 0.0)) if report else 0.0
-    return Checkpoint(n, tau, separated, coverage(truth), coverage(design_truth), position)
+    half_width = float(np.mean(crit * np.sqrt(r_var))) if r_seen.all() else math.nan
+    return Checkpoint(n, tau, separated, coverage(truth), coverage(design_truth), position, half_width)
 
 
 @dataclass
@@ -337,6 +343,17 @@ def estimate(kind: str, judgments: Sequence[Judgment]) -> dict[str, Any] | None:
     return fit_systems(judgments)
 
 
+UNWEIGHTED = ("uniform", "balanced")  # as annotation.report: their propensities carry no design information
+
+
+def report_fit(strategy_name: str, judgments: Sequence[Judgment], propensities: Sequence[float]) -> dict[str, Any] | None:
+    """The system ranking as the platform reports it: judgments of actively chosen units
+    weighted by 1/propensity (so the estimate targets what uniform sampling converges to,
+    however the strategy chose), with cluster-robust intervals (items × annotators)."""
+    weights = None if strategy_name in UNWEIGHTED else 1.0 / np.asarray(propensities, dtype=float)
+    return fit_systems(judgments, weights=weights, robust=True)
+
+
 def run_pure(
     strategy_name: str,
     world: World,
@@ -387,7 +404,7 @@ def run_pure(
             state = fit_state(judgments, params, previous=state) if warm else fit_state(judgments, params)
         if t % checkpoint_every == 0:
             ranking = state.get("system") if own_model and refit else estimate(kind, judgments)
-            report = ranking if kind == "bt" else estimate("bt", judgments)
+            report = report_fit(strategy_name, judgments, run.propensities)
             design_truth, _ = population_truth(world, design=design)
             run.checkpoints.append(evaluate(ranking, report, world, truth, t, design_truth))
         run.judgments = t
@@ -401,6 +418,7 @@ def summarize(run: Run, threshold: float = 0.9, coverage_from: int | None = None
         coverage_from = run.judgments // 4
     late = [c.covered for c in run.checkpoints if c.n >= coverage_from]
     late_design = [c.covered_design for c in run.checkpoints if c.n >= coverage_from]
+    late_width = [c.half_width for c in run.checkpoints if c.n >= coverage_from and not math.isnan(c.half_width)]
     return {
         "reach_tau90": run.first(lambda c: c.tau >= threshold),
         "hold_tau90": run.held(lambda c: c.tau >= threshold),
@@ -409,6 +427,7 @@ def summarize(run: Run, threshold: float = 0.9, coverage_from: int | None = None
         "separated": run.first(lambda c: c.separated),
         "coverage": float(np.mean(late)) if late else math.nan,
         "coverage_design": float(np.mean(late_design)) if late_design else math.nan,
+        "ci_half_width": float(np.mean(late_width)) if late_width else math.nan,
         "final_tau": run.checkpoints[-1].tau if run.checkpoints else math.nan,
         "position_estimate": run.checkpoints[-1].position if run.checkpoints else math.nan,
         "position_truth": run.truth_position,
@@ -445,7 +464,8 @@ def aggregate(rows: Sequence[Mapping[str, Any]], budget: int) -> dict[str, dict[
                 "median": float(np.median(values)),
                 "censored": sum(r[key] is None for r in mine),
             }
-        for key in ("coverage", "coverage_design", "final_tau", "position_estimate", "position_truth", "min_propensity"):
+        for key in ("coverage", "coverage_design", "ci_half_width", "final_tau", "position_estimate", "position_truth",
+                    "min_propensity"):
             values = [r[key] for r in mine if r.get(key) is not None and not math.isnan(r[key])]
             agg[key] = float(np.mean(values)) if values else math.nan
         out[name] = agg

@@ -13,6 +13,7 @@ Layout (every part optional; a strategy treats a missing part as "nothing known 
 
     Block = {"players": tuple, "scores": (k,), "cov": (k, k), "nu": float,
              "position": float, "position_sd": float, "n": int}
+    (`fit_systems(..., robust=True)` adds "cov_robust": (k, k) and "crit": float)
 
 Scores are centred logits; `cov` is the Laplace covariance of the centred scores;
 `position` is the first-shown candidate's advantage in logits (display order is randomised
@@ -29,7 +30,13 @@ from typing import Any
 
 import numpy as np
 
-from prefstats.bt import covariance, fit_bt, predict_proba
+from prefstats.bt import (
+    covariance,
+    fit_bt,
+    predict_proba,
+    robust_covariance,
+    robust_critical_value,
+)
 
 STATE_VERSION = 1
 ALPHA_SYSTEM = 0.01  # ridge of the system-level fit: prior sd 10 logits, i.e. nearly flat
@@ -100,14 +107,41 @@ def _fit_group(players, i, j, y, x, alpha, weights=None, with_position=True, ini
     return _block(players, fit.scores, cov, fit.nu, position, position_sd, n), fit
 
 
-def fit_systems(judgments: Sequence[Judgment], alpha: float = ALPHA_SYSTEM) -> dict[str, Any] | None:
-    """Bradley–Terry with ties over systems, controlling for display position."""
+def fit_systems(
+    judgments: Sequence[Judgment],
+    alpha: float = ALPHA_SYSTEM,
+    weights: Sequence[float] | np.ndarray | None = None,
+    robust: bool = False,
+) -> dict[str, Any] | None:
+    """Bradley–Terry with ties over systems, controlling for display position.
+
+    `weights`: one per judgment (1/propensity for actively sampled ones: the estimate then
+    targets what uniform sampling would give). `robust`: also give the block "cov_robust",
+    the cluster-robust covariance of the centred scores (CV3, the one-step cluster
+    jackknife, two-way: by item and by annotator, since judgments of one item share its
+    noise and one annotator's share their reliability), and "crit", the matching two-sided
+    95% critical value (t with G - 1 degrees of freedom, G the number of annotators or of
+    items, whichever is smaller): the intervals to report, which stay honest when BT is
+    only an approximation and when 1/propensity weights are uneven."""
     if not judgments:
         return None
     players = sorted({j.system_a for j in judgments} | {j.system_b for j in judgments})
     index = {p: n for n, p in enumerate(players)}
     i, jj, y, x = _arrays(judgments, index, lambda r: r.system_a, lambda r: r.system_b)
-    block, _ = _fit_group(players, i, jj, y, x, alpha)
+    w = None
+    if weights is not None:
+        w = np.asarray(weights, dtype=float)
+        w = w / w.mean() if w.size and w.mean() > 0 else w
+    block, fit = _fit_group(players, i, jj, y, x, alpha, weights=w)
+    if robust:
+        k = len(players)
+        ways = (
+            np.fromiter((j.item_id for j in judgments), dtype=np.int64, count=len(judgments)),
+            np.fromiter((j.annotator_id for j in judgments), dtype=np.int64, count=len(judgments)),
+        )
+        full = robust_covariance(fit, i, jj, y, ways, w, x[:, None], jackknife=True)
+        block["cov_robust"] = _centre(full[:k, :k])
+        block["crit"] = robust_critical_value(ways, len(judgments))
     return block
 
 

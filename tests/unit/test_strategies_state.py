@@ -188,3 +188,34 @@ def test_run_pure_logs_propensities_and_stops_when_units_run_out():
     run = run_pure("active-bt", world, np.random.default_rng(4), budget=100, refit_every=3, checkpoint_every=4)
     assert run.judgments == 12  # 4 items x 3 pairs, once each
     assert all(0 < p <= 1 for p in run.propensities)
+
+
+def test_system_fit_gives_cluster_robust_intervals_when_asked():
+    judgments = simulated([0.0, 0.4, 0.8, 1.2], 600, seed=11, position=0.2)
+    plain = fit_systems(judgments)
+    block = fit_systems(judgments, robust=True)
+    assert "cov_robust" not in plain
+    np.testing.assert_allclose(block["scores"], plain["scores"])
+    cov = block["cov_robust"]
+    assert cov.shape == (4, 4) and np.linalg.eigvalsh(cov).min() > -1e-12
+    np.testing.assert_allclose(cov.sum(axis=0), 0.0, atol=1e-10)
+    # correct model, independent judgments: the same order as the model-based variance
+    # (noisier: the annotator way has only 10 clusters)
+    assert np.all(np.diag(cov) > 0.5 * np.diag(plain["cov"])) and np.all(np.diag(cov) < 4 * np.diag(plain["cov"]))
+    # two-way clustering by item (600 here) and annotator (10): t with 9 degrees of freedom
+    assert block["crit"] == pytest.approx(2.2621571627982)
+
+
+def test_weights_move_the_fit_and_report_fit_weights_only_active_strategies():
+    judgments = simulated([0.0, 0.5, 1.0], 300, seed=12)
+    rng = np.random.default_rng(13)
+    props = rng.uniform(0.01, 0.5, len(judgments))
+    weighted = fit_systems(judgments, weights=1 / props, robust=True)
+    assert not np.allclose(weighted["scores"], fit_systems(judgments)["scores"])
+    from elicitation.simulation import report_fit
+
+    np.testing.assert_allclose(report_fit("active-bt", judgments, props)["scores"], weighted["scores"])
+    np.testing.assert_allclose(report_fit("active-bt", judgments, props)["cov_robust"], weighted["cov_robust"])
+    np.testing.assert_allclose(report_fit("uniform", judgments, props)["scores"], fit_systems(judgments)["scores"])
+    # scaling every weight changes nothing (weights are normalised)
+    np.testing.assert_allclose(fit_systems(judgments, weights=7 / props, robust=True)["cov_robust"], weighted["cov_robust"])
