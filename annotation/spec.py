@@ -66,8 +66,9 @@ def _parse_crowd(raw: Any) -> dict[str, Any]:
             raise SpecError(f"crowd.{key}", "must be text of at most 500 characters")
     if crowd["redirect_url"] and not crowd["redirect_url"].startswith("https://"):
         raise SpecError("crowd.redirect_url", "must be an https:// address")
-    if crowd["platform"] and not (crowd["completion_code"] or crowd["redirect_url"]):
-        raise SpecError("crowd.completion_code", "a crowd study needs a completion code or a redirect URL")
+    if crowd["platform"] == "prolific" and not (crowd["completion_code"] or crowd["redirect_url"]):
+        # (an MTurk HIT is handed in by a form posted to MTurk; a code there is optional)
+        raise SpecError("crowd.completion_code", "a Prolific study needs a completion code or a redirect URL")
     return crowd
 
 

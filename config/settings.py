@@ -95,6 +95,7 @@ MIDDLEWARE = [
     "config.middleware.RequestSizeLimitMiddleware",
     "config.middleware.DatabaseUnavailableMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "frontend.middleware.CrowdFrameCookiesMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -220,6 +221,13 @@ SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False  # the annotator app reads it to send X-CSRFToken
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+# MTurk shows an ExternalQuestion in a frame of its worker site and takes the result back by a
+# form POST to turkSubmitTo: these origins (and no other) may frame the crowd pages of MTurk
+# studies and receive that form. Comma-separated; the sandbox is for trying a HIT out.
+MTURK_ORIGINS = env_list("MTURK_ORIGINS", "https://www.mturk.com,https://worker.mturk.com,https://workersandbox.mturk.com")
+for _origin in MTURK_ORIGINS:
+    if not re.fullmatch(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?", _origin):
+        raise ImproperlyConfigured(f"MTURK_ORIGINS: {_origin!r} is not an origin such as https://www.mturk.com")
 if not DEBUG:
     SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", False)
     CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", False)

@@ -48,6 +48,7 @@ from frontend.forms import (
     strategy_defaults,
     task_type_defaults,
 )
+from frontend.middleware import FRAME_SESSION_KEY
 
 # Defence in depth for pages that show untrusted model output: no inline script, no
 # third-party host, ever. The pages need nothing else.
@@ -55,6 +56,19 @@ CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
     "font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
+
+
+def mturk_frame(response, study: Study | None):
+    """Let MTurk's worker site frame this page of an MTurk study (ExternalQuestion), and its
+    forms post to MTurk (the HIT's submission): exactly the MTURK_ORIGINS, nothing else."""
+    if study is None or study.crowd.get("platform") != "mturk":
+        return response
+    origins = " ".join(settings.MTURK_ORIGINS)
+    response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY.replace(
+        "form-action 'self'", f"form-action 'self' {origins}"
+    ).replace("frame-ancestors 'none'", f"frame-ancestors {origins}")
+    response.xframe_options_exempt = True
+    return response
 
 
 def csp(view):
@@ -526,7 +540,7 @@ def study_annotate(request, slug: str):
         return _not_found(request, f"There is no study “{slug}” that you annotate.")
     crowd = _crowd_state(study, request.user) if _crowd_worker(study, request.user) else None
     if crowd is not None and (crowd["excluded"] or crowd["quota_met"]):
-        return redirect("study_complete", slug=study.slug)  # nothing more to do here
+        return mturk_frame(redirect("study_complete", slug=study.slug), study)  # nothing more to do here
     progress = selectors.annotator_progress(study, request.user)
     context = {
         "study": study,
@@ -539,7 +553,8 @@ def study_annotate(request, slug: str):
         "done_url": reverse("study_complete" if crowd is not None else "study_done", args=[study.slug]),
         "crowd_quota": crowd["quota"] if crowd is not None else 0,
     }
-    return render(request, "frontend/annotate.html", context)
+    response = render(request, "frontend/annotate.html", context)
+    return mturk_frame(response, study) if crowd is not None else response
 
 
 @csp
@@ -549,7 +564,7 @@ def study_done(request, slug: str):
     if study is None or not can_annotate(request.user, study):
         return _not_found(request, f"There is no study “{slug}” that you annotate.")
     if _crowd_worker(study, request.user):
-        return redirect("study_complete", slug=study.slug)
+        return mturk_frame(redirect("study_complete", slug=study.slug), study)
     progress = selectors.annotator_progress(study, request.user)
     return render(request, "frontend/done.html", {"study": study, "progress": progress})
 
@@ -557,6 +572,7 @@ def study_done(request, slug: str):
 # --- crowd platforms ----------------------------------------------------------------------
 
 MTURK_PREVIEW = "ASSIGNMENT_ID_NOT_AVAILABLE"  # MTurk's assignmentId while a worker previews a HIT
+MTURK_ASSIGNMENT_KEY = "mturk_assignment_id"  # session: the HIT assignment to hand in
 CROWD_REFUSALS = {
     400: ("This link is incomplete", "Open the study again from {platform}: the link must carry your {platform} id and session."),
     403: ("You cannot start this study", ""),
@@ -564,9 +580,10 @@ CROWD_REFUSALS = {
 }
 
 
-def _crowd_message(request, *, title: str, message: str, hint: str = "", status: int = 200, study=None):
-    context = {"title": title, "message": message, "hint": hint, "study": study}
-    return render(request, "frontend/crowd_message.html", context, status=status)
+def _crowd_message(request, *, title: str, message: str, hint: str = "", status: int = 200, study=None, instructions: bool = False):
+    context = {"title": title, "message": message, "hint": hint, "study": study,
+               "instructions_html": render_instructions(study.instructions) if instructions and study else ""}
+    return mturk_frame(render(request, "frontend/crowd_message.html", context, status=status), study)
 
 
 @csp
@@ -577,12 +594,19 @@ def crowd_entry(request, token: str):
     platform = (study.crowd.get("platform", "") if study else "") or ""
     name = PLATFORM_NAMES.get(platform, "the crowd platform")
     if platform == "mturk" and request.GET.get("assignmentId") == MTURK_PREVIEW:
-        return _crowd_message(request, title=study.name, message="This is a preview. Accept the HIT to start annotating.", study=study)
+        # MTurk's preview: what the task is, and nothing stored (no annotator yet)
+        return _crowd_message(request, title=study.name, message="This is a preview. Accept the HIT to start annotating.", study=study,
+                              instructions=True)
     verdict = ratelimit.check(request, "crowd", settings.JOIN_RATE)
     if not verdict.allowed:
         response = _crowd_message(request, title="Please wait a moment", message=_too_many(verdict), status=429)
         response.headers["Retry-After"] = str(verdict.retry_after)
         return response
+    submit_to = request.GET.get("turkSubmitTo", "")
+    if platform == "mturk" and submit_to not in settings.MTURK_ORIGINS:
+        # the HIT is handed in by a form POST there: only to MTurk itself
+        return _crowd_message(request, title=CROWD_REFUSALS[400][0], message="turkSubmitTo: missing, or not an MTurk address.",
+                              hint=CROWD_REFUSALS[400][1].format(platform=name), status=400, study=study)
     try:
         study, user = services.crowd_enter(token=token, params=request.GET)
     except DomainError as exc:
@@ -591,7 +615,10 @@ def crowd_entry(request, token: str):
                               study=study if exc.status != 404 else None)
     if request.user.pk != user.pk:
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")  # a new session: the old one ends
-    return redirect("study_annotate", slug=study.slug)
+    if platform == "mturk":
+        request.session[FRAME_SESSION_KEY] = submit_to
+        request.session[MTURK_ASSIGNMENT_KEY] = request.GET["assignmentId"]  # checked by crowd_enter
+    return mturk_frame(redirect("study_annotate", slug=study.slug), study)
 
 
 def _crowd_worker(study: Study, user) -> bool:
@@ -644,14 +671,20 @@ def study_complete(request, slug: str):
     state = _crowd_state(study, request.user)
     if "application/json" in request.headers.get("Accept", ""):
         return JsonResponse({"finished": state["earned"] or state["excluded"]})
-    if state["earned"] and study.crowd.get("redirect_url"):
+    mturk = None
+    if study.crowd["platform"] == "mturk" and state["earned"] and request.session.get(FRAME_SESSION_KEY) in settings.MTURK_ORIGINS:
+        # the worker hands the HIT in to MTurk with this form (MTurk's externalSubmit)
+        mturk = {"action": request.session[FRAME_SESSION_KEY] + "/mturk/externalSubmit",
+                 "assignment_id": request.session.get(MTURK_ASSIGNMENT_KEY, "")}
+    elif state["earned"] and study.crowd.get("redirect_url"):
         return redirect(study.crowd["redirect_url"])
     context = {
         "study": study,
         "state": state,
         "platform": PLATFORM_NAMES.get(study.crowd["platform"], study.crowd["platform"]),
         "code": study.crowd.get("completion_code", "") if state["earned"] else "",
+        "mturk": mturk,
     }
-    response = render(request, "frontend/complete.html", context)
+    response = mturk_frame(render(request, "frontend/complete.html", context), study)
     response.headers["Cache-Control"] = "no-store"  # a code must not outlive the session in a cache
     return response

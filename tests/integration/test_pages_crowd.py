@@ -137,7 +137,7 @@ def test_mturk_entry_and_preview(owner):
     response = client.get(url + "?workerId=A1B2C3&assignmentId=3XYZ&hitId=H1&turkSubmitTo=https%3A%2F%2Fwww.mturk.com")
     assert response.status_code == 302 and response["Location"] == reverse("study_annotate", args=["turk"])
     assert session_user(client).username.startswith("mturk-")
-    refused = Client().get(url + "?workerId=A1B2C3&assignmentId=OTHER&hitId=H1")
+    refused = Client().get(url + "?workerId=A1B2C3&assignmentId=OTHER&hitId=H1&turkSubmitTo=https%3A%2F%2Fwww.mturk.com")
     assert refused.status_code == 403
 
 
