@@ -7,7 +7,7 @@ import io
 
 from django.conf import settings
 from django.urls import reverse
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.generics import GenericAPIView
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
@@ -32,7 +32,7 @@ from annotation.serializers import (
     SubmitSerializer,
 )
 from annotation.task_types import all_task_types
-from elicitation.services import assignment_next_for_annotator
+from elicitation.services import assignments_for_annotator
 from elicitation.strategies import all_strategies
 
 
@@ -154,12 +154,25 @@ class JoinApi(GenericAPIView):
         return Response(StudySerializer(study, context={"roles": {study.pk: role_in(request.user, study)}}).data)
 
 
-def next_payload(study: Study, user) -> dict:
-    assignment = assignment_next_for_annotator(study=study, user=user)
-    return {
-        "unit": selectors.unit_payload(assignment) if assignment else None,
+def next_payload(study: Study, user, ahead: bool = False) -> dict:
+    """The unit to show (and, with ``ahead``, the one after it, leased in advance)."""
+    held = selectors.unit_payloads(assignments_for_annotator(study=study, user=user, count=2 if ahead else 1))
+    payload = {
+        "unit": held[0] if held else None,
         "progress": selectors.annotator_progress(study, user),
     }
+    if ahead:
+        payload["ahead"] = held[1] if len(held) > 1 else None
+    return payload
+
+
+def wants_ahead(request) -> bool:
+    return request.query_params.get("ahead", "") in ("1", "true")
+
+
+AHEAD = OpenApiParameter(
+    "ahead", bool, description="also lease the unit after the next one and return it as `ahead` (the page's prefetch)"
+)
 
 
 class NextUnitApi(GenericAPIView):
@@ -167,10 +180,10 @@ class NextUnitApi(GenericAPIView):
 
     serializer_class = NextSerializer
 
-    @extend_schema(request=None, responses=NextSerializer)
+    @extend_schema(request=None, responses=NextSerializer, parameters=[AHEAD])
     def post(self, request, slug: str):
         study = study_for(request.user, slug, need="annotate")
-        return Response(next_payload(study, request.user))
+        return Response(next_payload(study, request.user, ahead=wants_ahead(request)))
 
 
 class SubmitApi(GenericAPIView):
@@ -179,7 +192,7 @@ class SubmitApi(GenericAPIView):
     serializer_class = SubmitSerializer
     parser_classes = [JSONParser]
 
-    @extend_schema(request=SubmitSerializer, responses={201: SubmitResultSerializer, 200: SubmitResultSerializer})
+    @extend_schema(request=SubmitSerializer, responses={201: SubmitResultSerializer, 200: SubmitResultSerializer}, parameters=[AHEAD])
     def post(self, request, assignment_id: int):
         form = SubmitSerializer(data=request.data)
         if not form.is_valid():
@@ -195,7 +208,7 @@ class SubmitApi(GenericAPIView):
         )
         study = annotation.study  # the service's own instance: no query
         try:
-            following = next_payload(study, request.user)
+            following = next_payload(study, request.user, ahead=wants_ahead(request))
         except NotAllowed as exc:  # the study was paused or closed meanwhile: the judgment is stored anyway
             following = {"unit": None, "progress": selectors.annotator_progress(study, request.user), "detail": exc.message}
         body = {
@@ -209,7 +222,9 @@ class SubmitApi(GenericAPIView):
             "created": created,
             "next": following,
         }
-        return Response(SubmitResultSerializer(body).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+        # The body already has the documented shape (SubmitResultSerializer, for the schema):
+        # rendering it directly spares every judgment a serializer pass.
+        return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
 
 class TaskTypesApi(GenericAPIView):

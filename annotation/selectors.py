@@ -38,24 +38,33 @@ def unit_content(assignment: Assignment) -> UnitContent:
 
 def unit_payload(assignment: Assignment) -> dict[str, Any]:
     """What the annotator app renders for a lease. Systems and judge scores stay hidden."""
-    candidates = {c.id: c for c in Candidate.objects.filter(id__in=assignment.display_order).select_related("item")}
-    texts = {cid: c.text for cid, c in candidates.items()}
-    item = next(iter(candidates.values())).item  # one query for the texts and their item
-    study = assignment.study
-    task_type = get_task_type(study.task_type)
-    return {
-        "assignment_id": assignment.id,
-        "unit_id": assignment.unit_id,
-        "expires_at": assignment.expires_at.isoformat(),
-        "prompt": item.prompt,
-        "reference": item.reference,
-        "candidates": [{"id": cid, "text": texts[cid]} for cid in assignment.display_order],
-        "task": {
-            "type": study.task_type,
-            "config": task_type.describe(study.task_config),
-            **task_type.item_widget_data(study.task_config, item.meta),
-        },
-    }
+    return unit_payloads([assignment])[0]
+
+
+def unit_payloads(assignments: list[Assignment]) -> list[dict[str, Any]]:
+    """unit_payload of several leases (the unit on screen and the one fetched in advance),
+    with one query for all their texts and items."""
+    ids = [cid for assignment in assignments for cid in assignment.display_order]
+    candidates = {c.id: c for c in Candidate.objects.filter(id__in=ids).select_related("item")}
+    out = []
+    for assignment in assignments:
+        item = candidates[assignment.display_order[0]].item
+        study = assignment.study
+        task_type = get_task_type(study.task_type)
+        out.append({
+            "assignment_id": assignment.id,
+            "unit_id": assignment.unit_id,
+            "expires_at": assignment.expires_at.isoformat(),
+            "prompt": item.prompt,
+            "reference": item.reference,
+            "candidates": [{"id": cid, "text": candidates[cid].text} for cid in assignment.display_order],
+            "task": {
+                "type": study.task_type,
+                "config": task_type.describe(study.task_config),
+                **task_type.item_widget_data(study.task_config, item.meta),
+            },
+        })
+    return out
 
 
 def annotator_progress(study: Study, user, membership: StudyMembership | None = None) -> dict[str, int]:

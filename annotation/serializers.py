@@ -84,6 +84,11 @@ class NextSerializer(serializers.Serializer):
     unit = UnitSerializer(allow_null=True, help_text="null when nothing is left for you")
     progress = ProgressSerializer()
     detail = serializers.CharField(required=False, help_text="why no unit comes next (e.g. the study was paused)")
+    ahead = UnitSerializer(
+        allow_null=True,
+        required=False,
+        help_text="with ?ahead=1: the unit after `unit`, leased too, so that the page can show it the moment `unit` is answered",
+    )
 
 
 class SubmitSerializer(serializers.Serializer):

@@ -70,13 +70,13 @@ def main() -> None:
         clients.append(client)
     units = {}
     for i, client in enumerate(clients):  # warm-up: every annotator takes a unit
-        body = client.post(f"/api/v1/studies/{study['slug']}/next/").json()
+        body = client.post(f"/api/v1/studies/{study['slug']}/next/?ahead=1").json()
         units[i] = body["unit"]
 
     def one(i: int) -> int:
         client, unit = clients[i], units[i]
         payload = {"response": make_response(unit, rng), "idempotency_key": uuid.uuid4().hex, "duration_ms": 4000}
-        response = client.post(f"/api/v1/assignments/{unit['assignment_id']}/submit/", payload, content_type="application/json")
+        response = client.post(f"/api/v1/assignments/{unit['assignment_id']}/submit/?ahead=1", payload, content_type="application/json")
         assert response.status_code == 201, response.content
         units[i] = response.json()["next"]["unit"]
         return response.status_code
@@ -103,7 +103,7 @@ def main() -> None:
           f"(submit + next unit, one request)")
     if profiler:
         out = io.StringIO()
-        pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(45)
+        pstats.Stats(profiler, stream=out).sort_stats(os.environ.get("PROFILE_SORT", "cumulative")).print_stats(45)
         print(out.getvalue())
 
 

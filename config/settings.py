@@ -84,6 +84,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # the Swagger UI files, served from our static files (no CDN)
     "annotation",
     "elicitation",
     "exports",
@@ -215,6 +216,9 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     # export and import jobs share one status set; studies have their own "status"
     "ENUM_NAME_OVERRIDES": {"JobStatusEnum": "exports.models.JobStatus.choices"},
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 SESSION_COOKIE_HTTPONLY = True

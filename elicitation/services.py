@@ -34,6 +34,7 @@ from elicitation.strategies import Context, UnitView, get_strategy
 POOL_SIZE = 200  # units offered to a strategy, unless it asks for fewer (`pool_size`)
 MAX_TRIES = 8
 EXPIRY_SWEEP_SECONDS = 5.0
+MAX_AHEAD = 1  # leases an annotator may hold beyond the unit on screen (the page's prefetch)
 _last_sweep: dict[int, float] = {}  # study id -> monotonic time of this process's last sweep
 
 
@@ -51,13 +52,15 @@ def leases_expire(*, study: Study | None = None, limit: int = 1000) -> int:
     return returned
 
 
-def _held(study: Study, user) -> Assignment | None:
-    return (
-        Assignment.objects.select_related("study", "unit")
-        .filter(study=study, annotator=user, status=Assignment.Status.ACTIVE, expires_at__gt=timezone.now())
-        .order_by("created_at")
-        .first()
+def _held(study: Study, user, count: int) -> list[Assignment]:
+    """This annotator's live leases, oldest first (at most ``count``)."""
+    held = list(
+        Assignment.objects.filter(study=study, annotator=user, status=Assignment.Status.ACTIVE, expires_at__gt=timezone.now())
+        .order_by("created_at", "id")[:count]
     )
+    for assignment in held:
+        assignment.study = study
+    return held
 
 
 def _pool(study: Study, user, strategy, exclude: set[int]) -> list[UnitView]:
@@ -108,12 +111,13 @@ def _display_order(study: Study, candidate_ids: list[int], rng: np.random.Genera
     return list(candidate_ids)
 
 
-def quota_reached(study: Study, membership: StudyMembership) -> bool:
-    """A crowd worker who has judged the study's quota of regular units gets no more."""
+def quota_reached(study: Study, membership: StudyMembership, holding: int = 0) -> bool:
+    """A crowd worker who has judged (or holds, ``holding``) the study's quota of regular
+    units gets no more."""
     quota = int(study.crowd.get("quota", 0) or 0)
     if not quota or not membership.worker_id or membership.platform == "import":
         return False
-    return membership.n_regular >= quota
+    return membership.n_regular + holding >= quota
 
 
 def _expire_due(study: Study) -> bool:
@@ -129,10 +133,21 @@ def _expire_due(study: Study) -> bool:
 
 def assignment_next_for_annotator(*, study: Study, user) -> Assignment | None:
     """The unit this annotator holds, or a newly leased one; None when nothing is left."""
+    held = assignments_for_annotator(study=study, user=user, count=1)
+    return held[0] if held else None
+
+
+def assignments_for_annotator(*, study: Study, user, count: int = 1) -> list[Assignment]:
+    """The units this annotator holds, oldest first, topped up with new leases to ``count``
+    (1; or 2 when the annotator page fetches the following unit in advance); fewer when
+    nothing more is left for them, none at all at the end."""
+    if not 1 <= count <= MAX_AHEAD + 1:
+        raise ValueError(f"count must be between 1 and {MAX_AHEAD + 1}")
     if study.status != Study.Status.LIVE:
-        held = _held(study, user)  # a paused study still lets you finish what you hold
-        if held is not None:
-            return held
+        if study.status == Study.Status.PAUSED:
+            held = _held(study, user, count)  # a paused study still lets you finish what you hold
+            if held:
+                return held
         raise NotAllowed(f"This study is {study.status}: no new units are handed out.")
     if _expire_due(study):
         leases_expire(study=study)
@@ -150,49 +165,60 @@ def assignment_next_for_annotator(*, study: Study, user) -> Assignment | None:
     lease = timedelta(seconds=float(study.quality.get("lease_seconds", settings.LEASE_SECONDS)))
     with transaction.atomic():
         # The membership row lock serialises this annotator's requests (two tabs, a double
-        # click): what they hold is read under it, so a reload returns the same unit.
+        # click): what they hold is read under it, so a reload returns the same units.
         membership = StudyMembership.objects.select_for_update().filter(study=study, user=user).first()
         if membership is None:
             raise NotAllowed("You are not an annotator of this study.")
-        held = _held(study, user)
-        if held is not None:
+        held = _held(study, user, count)
+        if len(held) >= count:
             return held
         if membership.excluded:
             # Excluded by the quality checks: their judgments would not count, so no more units.
             raise NotAllowed("The quality checks of this study excluded you: no more units are handed out.")
-        if quota_reached(study, membership):
-            return None
-        check = check_lease(study=study, user=user, rng=rng, lease=lease)  # gold, attention, swapped repeat
-        if check is not None:
-            return check
-        tried: set[int] = set()
-        swept = False
-        for _ in range(MAX_TRIES):
-            pool = _pool(study, user, strategy, tried)
-            if not pool and not swept:
-                swept = True  # units may be waiting behind expired leases: return them, look again
-                if leases_expire(study=study):
-                    pool = _pool(study, user, strategy, tried)
-            if not pool:
-                return check_lease(study=study, user=user, rng=rng, lease=lease, finishing=True)
-            choice = strategy.choose(ctx, pool, rng)
-            if Unit.objects.filter(pk=choice.unit_id, n_taken__lt=study.redundancy).update(n_taken=F("n_taken") + 1):
-                unit = next(u for u in pool if u.id == choice.unit_id)
-                # No IntegrityError to expect: the pool left out units this annotator ever held,
-                # read under their membership lock.
-                assignment = Assignment.objects.create(
-                    study=study,
-                    unit_id=unit.id,
-                    annotator=user,
-                    strategy=strategy.name,
-                    propensity=choice.propensity,
-                    display_order=_display_order(study, list(unit.candidate_ids), rng),
-                    expires_at=timezone.now() + lease,
-                )
-                if cached is not None:
-                    # Count the lease and queue a refit if the state is behind, once committed.
-                    transaction.on_commit(partial(model_state.lease_noted, study.id, cached), robust=True)
-                assignment.study = study
-                return assignment
-            tried.add(choice.unit_id)
+        while len(held) < count:
+            if quota_reached(study, membership, holding=len(held)):
+                break
+            assignment = _lease_one(study, user, strategy, ctx, rng, lease)
+            if assignment is None:
+                break
+            if cached is not None and assignment.strategy == strategy.name:
+                # Count the lease and queue a refit if the state is behind, once committed.
+                transaction.on_commit(partial(model_state.lease_noted, study.id, cached), robust=True)
+            held.append(assignment)
+    return held
+
+
+def _lease_one(study: Study, user, strategy, ctx: Context, rng: np.random.Generator, lease: timedelta) -> Assignment | None:
+    """One new lease, under the annotator's membership lock: a quality-control unit when one
+    is due, else the strategy's choice from the pool; None when nothing is left."""
+    check = check_lease(study=study, user=user, rng=rng, lease=lease)  # gold, attention, swapped repeat
+    if check is not None:
+        return check
+    tried: set[int] = set()
+    swept = False
+    for _ in range(MAX_TRIES):
+        pool = _pool(study, user, strategy, tried)
+        if not pool and not swept:
+            swept = True  # units may be waiting behind expired leases: return them, look again
+            if leases_expire(study=study):
+                pool = _pool(study, user, strategy, tried)
+        if not pool:
+            return check_lease(study=study, user=user, rng=rng, lease=lease, finishing=True)
+        choice = strategy.choose(ctx, pool, rng)
+        if Unit.objects.filter(pk=choice.unit_id, n_taken__lt=study.redundancy).update(n_taken=F("n_taken") + 1):
+            unit = next(u for u in pool if u.id == choice.unit_id)
+            # No IntegrityError to expect: the pool left out units this annotator ever held,
+            # read under their membership lock.
+            assignment = Assignment.objects.create(
+                study=study,
+                unit_id=unit.id,
+                annotator=user,
+                strategy=strategy.name,
+                propensity=choice.propensity,
+                display_order=_display_order(study, list(unit.candidate_ids), rng),
+                expires_at=timezone.now() + lease,
+            )
+            assignment.study = study
+            return assignment
+        tried.add(choice.unit_id)
     return None

@@ -1,8 +1,10 @@
 """The load driver: N concurrent simulated annotators over HTTP, in one asyncio process.
 
-Each of the N slots is an annotator at work: it opens the study (POST next: the unit it is
-given, timed as "next-unit"), judges and submits (POST submit: the judgment stored and the
-next unit leased, in one round trip, as the annotator page does; timed as "submit"), and
+Each of the N slots is an annotator at work, as the annotator page works: it opens the study
+(POST next?ahead=1: the unit it is given and the following one, leased in advance; timed as
+"next-unit"), judges, shows the unit fetched in advance at once and submits (POST
+submit?ahead=1: the judgment stored and a new unit leased in advance, in one round trip;
+timed as "submit"; the wait for the next unit on screen is timed as "shown"), and
 after a session of `session_units` judgments leaves, its last unit still leased (as a person
 closing the tab does), and another annotator takes the slot. A slot's first annotator signs
 in through the login page (CSRF token, password); the ones after it come back with the
@@ -29,7 +31,7 @@ CSRF_INPUT = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 
 @dataclass
 class Sample:
-    kind: str  # "sign-in", "next", "submit"
+    kind: str  # "sign-in", "next", "submit", "shown" (the wait the annotator sees for the next unit)
     start: float
     seconds: float
     ok: bool
@@ -154,14 +156,19 @@ class Driver:
         holders.add(username)
 
     async def session(self, http, account: dict, cookies: dict[str, str]) -> None:
-        """One annotator's visit: open the study, judge session_units units (or until time)."""
+        """One annotator's visit, as the annotator page works: open the study with ?ahead=1
+        (the unit to judge and the one after it, leased in advance), then per judgment: show
+        the unit fetched in advance at once and submit the judgment (?ahead=1: the answer
+        brings a new unit in advance). "shown" times the wait the annotator sees between
+        answering and the next unit on screen: zero when the unit in advance was there."""
         username, slug = account["username"], self.study["slug"]
-        status, body = await self._post(http, f"/api/v1/studies/{slug}/next/", cookies, "next")
+        status, body = await self._post(http, f"/api/v1/studies/{slug}/next/?ahead=1", cookies, "next")
         if status != 200:
             await asyncio.sleep(0.2)  # do not burn through the accounts while the server refuses
             return
-        unit = body["unit"]
-        self._handed(unit, username)
+        seen: set[int] = set()
+        unit, ahead = body["unit"], body.get("ahead")
+        self._seen(seen, username, unit, ahead)
         for _ in range(self.session_units):
             if unit is None:
                 self.results.exhausted += 1
@@ -170,13 +177,32 @@ class Driver:
                 return
             key = uuid.uuid4().hex
             payload = {"response": make_response(unit, self.rng), "idempotency_key": key, "duration_ms": self.rng.randint(2000, 60000)}
-            status, body = await self._post(http, f"/api/v1/assignments/{unit['assignment_id']}/submit/", cookies, "submit", body=payload)
+            t0 = time.perf_counter()
+            on_screen, ahead = ahead, None
+            if on_screen is not None:
+                self.results.samples.append(Sample("shown", t0, 0.0, True))
+            status, body = await self._post(http, f"/api/v1/assignments/{unit['assignment_id']}/submit/?ahead=1", cookies, "submit",
+                                            body=payload)
             if status not in (200, 201):
                 return
             annotation = body["annotation"]
             self.results.acknowledged.append((annotation["id"], annotation["unit_id"], username, key))
-            unit = body["next"]["unit"]
-            self._handed(unit, username)
+            following = body["next"]
+            self._seen(seen, username, following.get("unit"), following.get("ahead"))
+            done = {unit["assignment_id"]} | ({on_screen["assignment_id"]} if on_screen else set())
+            offered = [u for u in (following.get("unit"), following.get("ahead")) if u and u["assignment_id"] not in done]
+            if on_screen is None:
+                on_screen = offered.pop(0) if offered else None
+                if on_screen is not None:
+                    self.results.samples.append(Sample("shown", t0, time.perf_counter() - t0, True))
+            ahead = offered[0] if offered else None
+            unit = on_screen
+
+    def _seen(self, seen: set[int], username: str, *units) -> None:
+        for unit in units:
+            if unit is not None and unit["assignment_id"] not in seen:
+                seen.add(unit["assignment_id"])
+                self._handed(unit, username)
 
     async def slot(self, http, index: int, signed_in: asyncio.Barrier) -> None:
         first = next(self.accounts)

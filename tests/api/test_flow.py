@@ -2,6 +2,7 @@
 
 import io
 import json
+import re
 import zipfile
 
 import pytest
@@ -138,3 +139,35 @@ def test_openapi_schema_generates_without_warnings(capsys):
     call_command("spectacular", "--fail-on-warn", "--file", "/dev/null")
     err = capsys.readouterr().err
     assert "Warning" not in err and "Error" not in err, err
+
+
+def test_prefetch_through_the_api(researcher):
+    """The page's flow with ?ahead=1: every response carries the unit on screen and the one
+    after it; submitting the first makes the prefetched one current and leases a new one."""
+    spec = {**SPEC, "slug": "prefetch"}
+    assert researcher.post("/api/v1/studies/", spec, format="json").status_code == 201
+    researcher.post("/api/v1/studies/prefetch/items/", {"file": jsonl(pairwise_items(3)), "format": "jsonl"}, format="multipart")
+    token = researcher.get("/api/v1/studies/prefetch/invite/").json()["token"]
+    make_user("ann")
+    annotator = APIClient()
+    annotator.login(username="ann", password=PASSWORD)
+    annotator.post(f"/api/v1/join/{token}/")
+    nxt = annotator.post("/api/v1/studies/prefetch/next/?ahead=1").json()
+    shown = [nxt["unit"]["unit_id"], nxt["ahead"]["unit_id"]]
+    assert shown[0] != shown[1]
+    unit = nxt["unit"]
+    body = {"response": {"choice": "tie"}, "idempotency_key": "a1"}
+    done = annotator.post(f"/api/v1/assignments/{unit['assignment_id']}/submit/?ahead=1", body, format="json").json()
+    assert done["next"]["unit"]["unit_id"] == shown[1]  # the prefetched unit is now the current one
+    third = done["next"]["ahead"]
+    assert third is not None and third["unit_id"] not in shown
+    # without ?ahead the answer keeps its old shape
+    plain = annotator.post("/api/v1/studies/prefetch/next/").json()
+    assert plain["unit"]["unit_id"] == shown[1] and "ahead" not in plain
+
+
+def test_api_docs_page_loads_its_scripts_from_this_site(researcher):
+    """/api/docs/ works offline: Swagger UI comes from our static files, not a CDN."""
+    html = researcher.get("/api/docs/").content.decode()
+    scripts = re.findall(r'<script[^>]+src="([^"]+)"', html)
+    assert scripts and all(src.startswith("/static/") for src in scripts), scripts

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import zipfile
 from urllib.parse import urlsplit
 
@@ -345,13 +346,14 @@ def test_a_lost_response_is_retried_with_the_same_key_and_stored_once(new_page):
         else:
             route.continue_()
 
-    page.route("**/api/v1/assignments/*/submit/", flaky)
+    page.route(re.compile(r".*/api/v1/assignments/\d+/submit/.*"), flaky)
     open_annotate(page, study, "ann")
     first = wait_for_unit(page)
     page.keyboard.press("1")
     page.keyboard.press("Enter")
-    second = wait_for_unit(page, first)
+    second = wait_for_unit(page, first)  # shown at once: it was fetched in advance
     assert second != first
+    page.wait_for_selector("#annotate-app[data-pending='0']")  # the judgment reached the server
     assert len(sent) == 3
     assert len({s["idempotency_key"] for s in sent}) == 1
     assert len({json.dumps(s["response"]) for s in sent}) == 1
@@ -363,6 +365,42 @@ def test_a_lost_response_is_retried_with_the_same_key_and_stored_once(new_page):
     page.wait_for_url("**/done/")
     assert Annotation.objects.filter(study=study).count() == 2
     assert len({s["idempotency_key"] for s in sent}) == 2
+
+
+def test_the_following_unit_shows_before_the_server_answers(new_page):
+    """The page fetches the following unit in advance: answering shows it at once, while the
+    judgment is still on its way (here held back for a while), and nothing is lost."""
+    owner = make_user("owner", researcher=True)
+    study = make_study(owner, slug="ahead", items=3, redundancy=1)
+    add_annotator(study, "ann")
+    page = new_page()
+    held = []
+
+    def slow(route):
+        held.append(route)  # answered later, by hand
+
+    page.route(re.compile(r".*/api/v1/assignments/\d+/submit/.*"), slow)
+    open_annotate(page, study, "ann")
+    first = wait_for_unit(page)
+    page.keyboard.press("1")
+    page.keyboard.press("Enter")
+    second = wait_for_unit(page, first)
+    assert second != first
+    page.wait_for_function("() => document.getElementById('annotate-app').dataset.pending === '1'")
+    assert Annotation.objects.filter(study=study).count() == 0  # not stored yet, but on screen already
+    assert len(held) == 1
+    page.unroute(re.compile(r".*/api/v1/assignments/\d+/submit/.*"))  # lets the held request through
+    page.wait_for_selector("#annotate-app[data-pending='0']")
+    assert Annotation.objects.filter(study=study).count() == 1
+    page.keyboard.press("2")
+    page.keyboard.press("Enter")
+    third = wait_for_unit(page, second)  # the answer to the first submit brought it in advance
+    assert third not in (first, second)
+    page.keyboard.press("1")
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/done/")
+    assert Annotation.objects.filter(study=study).count() == 3
+    assert len({a.unit_id for a in Annotation.objects.filter(study=study)}) == 3
 
 
 def test_reload_shows_the_same_unit(new_page):

@@ -129,3 +129,64 @@ def test_draft_study_hands_out_nothing(owner):
     ann = add_annotator(study, "ann")
     with pytest.raises(NotAllowed, match="draft"):
         assignment_next_for_annotator(study=study, user=ann)
+
+
+def test_counters_follow_judgments_and_progress_reads_them(owner):
+    from annotation.models import StudyMembership
+    from annotation.selectors import annotator_progress, study_fill
+
+    study = make_study(owner, items=4, redundancy=2)
+    study.refresh_from_db()
+    assert study.n_units == 4
+    a1, a2 = add_annotator(study, "a1"), add_annotator(study, "a2")
+    judge(study, a1, 3)
+    judge(study, a2, 1)
+    m1 = StudyMembership.objects.get(study=study, user=a1)
+    assert (m1.n_judged, m1.n_regular) == (3, 3)
+    assert annotator_progress(study, a1)["done"] == 3
+    from django.core.cache import cache
+
+    cache.delete(f"study-fill:{study.pk}")
+    assert study_fill(study) == {"study_judgments": 4, "study_target": 8}
+    # a protocol change through the service keeps the counter another service keeps
+    from annotation.services import study_update
+
+    stale = type(study).objects.get(pk=study.pk)
+    stale.n_units = 0  # an instance loaded before items arrived
+    study_update(study=stale, changes={"name": "renamed"})
+    study.refresh_from_db()
+    assert study.n_units == 4 and study.name == "renamed"
+
+
+def test_prefetch_holds_the_following_unit_and_serves_it_next(owner):
+    from elicitation.services import assignments_for_annotator
+
+    study = make_study(owner, items=4, redundancy=1)
+    ann = add_annotator(study, "ann")
+    first, second = assignments_for_annotator(study=study, user=ann, count=2)
+    assert first.unit_id != second.unit_id
+    # a reload returns the same two, oldest first; a plain request the one on screen
+    assert [a.id for a in assignments_for_annotator(study=study, user=ann, count=2)] == [first.id, second.id]
+    assert assignment_next_for_annotator(study=study, user=ann).id == first.id
+    # both leases count against redundancy: another annotator gets neither
+    other = add_annotator(study, "other")
+    taken = judge(study, other, 10)
+    assert set(taken).isdisjoint({first.unit_id, second.unit_id}) and len(taken) == 2
+    annotation_submit(assignment_id=first.id, user=ann, response={"choice": "tie"}, idempotency_key="p1")
+    after = assignments_for_annotator(study=study, user=ann, count=2)
+    assert [a.id for a in after] == [second.id]  # nothing else is left
+    annotation_submit(assignment_id=second.id, user=ann, response={"choice": "tie"}, idempotency_key="p2")
+    assert assignments_for_annotator(study=study, user=ann, count=2) == []
+
+
+def test_prefetch_never_leases_past_a_crowd_quota(owner):
+    from annotation.models import StudyMembership
+    from elicitation.services import assignments_for_annotator
+
+    study = make_study(owner, items=6, redundancy=1)
+    study.crowd = {"platform": "prolific", "quota": 1}
+    study.save(update_fields=["crowd"])
+    worker = add_annotator(study, "worker")
+    StudyMembership.objects.filter(study=study, user=worker).update(platform="prolific", worker_id="W1", platform_session="S1")
+    held = assignments_for_annotator(study=study, user=worker, count=2)
+    assert len(held) == 1

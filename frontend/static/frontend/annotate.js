@@ -1,6 +1,7 @@
-// The annotator app: fetch a unit, render it, collect the judgment with the keyboard (or
-// the mouse), submit it, render the next unit from the submit response. The judgment itself
-// is collected by the task type's widget (widgets/<type>.js, registered in widgets/common.js).
+// The annotator app: fetch a unit (and the one after it, in advance), render it, collect the
+// judgment with the keyboard (or the mouse), show the following unit at once and submit the
+// judgment in the background. The judgment itself is collected by the task type's widget
+// (widgets/<type>.js, registered in widgets/common.js).
 //
 // Everything inside a unit (prompt, reference, candidates) is untrusted model output: it is
 // put on the page with textContent / createTextNode only, never as HTML.
@@ -186,17 +187,44 @@
 
   // --- the flow ---------------------------------------------------------------------------
 
+  // The page holds the unit on screen and, fetched in advance (?ahead=1), the one after it:
+  // answering shows the following unit at once, and the judgment goes to the server in the
+  // background, from an outbox sent in order and retried until the server answers. The
+  // server's answer to each submit carries the unit on screen again and a new one ahead.
   let current = null; // {unit, key, shownAt}: the key is made once per unit, reused on retry
+  let ahead = null; // the following unit, leased already, not shown yet
   let widget = null;
-  let busy = false;
+  let busy = false; // no unit to answer on screen (waiting for the server)
+  const outbox = []; // judgments answered but not yet acknowledged: [{unit, body}]
+  let sending = false;
+  let stopped = false;
+
+  function withAhead(url) {
+    return url + (url.indexOf("?") >= 0 ? "&" : "?") + "ahead=1";
+  }
+
+  // Units the server offers that are not on screen and not answered already.
+  function fresh(units) {
+    const taken = outbox.map(function (entry) { return entry.unit.assignment_id; });
+    if (current) taken.push(current.unit.assignment_id);
+    return units.filter(function (unit) { return unit && taken.indexOf(unit.assignment_id) < 0; });
+  }
+
+  function waitForServer() {
+    busy = true;
+    if (widget) widget.setBusy(true);
+    ui.unit.hidden = true;
+    ui.loading.hidden = false;
+  }
 
   async function loadNext() {
     let attempt = 0;
+    stopped = false;
     ui.loading.hidden = !ui.unit.hidden;
     for (;;) {
       let result = null;
       try {
-        result = await post(urls.next);
+        result = await post(withAhead(urls.next));
       } catch (err) {
         result = null;
       }
@@ -210,7 +238,10 @@
       if (result.ok && result.data) {
         clearNotice("stop");
         showProgress(result.data.progress);
-        if (result.data.unit) showUnit(result.data.unit);
+        current = null;
+        const units = fresh([result.data.unit, result.data.ahead]);
+        ahead = units[1] || null;
+        if (units[0]) showUnit(units[0]);
         else finish();
         return;
       }
@@ -226,8 +257,11 @@
   }
 
   function stop(result) {
+    stopped = true;
     dropWidget();
     current = null;
+    ahead = null;
+    busy = false;
     ui.unit.hidden = true;
     ui.loading.hidden = true;
     const detail = errorText(result.data, "The server refused the request (HTTP " + result.status + ").");
@@ -264,6 +298,7 @@
 
   function showUnit(unit) {
     current = { unit: unit, key: newKey(), shownAt: performance.now() };
+    busy = false;
     renderPrompt(unit.prompt);
     if (unit.reference) {
       renderRich(ui.reference, unit.reference);
@@ -298,12 +333,10 @@
     if (top < 0) window.scrollBy(0, top - 8);
   }
 
-  async function submit() {
-    if (busy || !current || !widget) return;
+  function submit() {
+    if (busy || stopped || !current || !widget) return;
     const response = widget.response();
     if (!response) return;
-    busy = true;
-    widget.setBusy(true);
     const sent = current;
     // Built once: a retry after a network failure sends the very same judgment and key, so
     // the server stores it exactly once.
@@ -312,51 +345,102 @@
       idempotency_key: sent.key,
       duration_ms: Math.max(0, Math.round(performance.now() - sent.shownAt)),
     });
-    const url = urls.submit.replace(/\/0\/submit\/$/, "/" + encodeURIComponent(sent.unit.assignment_id) + "/submit/");
-    let attempt = 0;
+    outbox.push({ unit: sent.unit, body: body });
+    app.dataset.pending = String(outbox.length);
+    collapseInstructionsOnce();
+    current = null;
+    if (ahead && !crowdQuota) {
+      // The next unit is here already: show it now, the judgment follows in the background.
+      // (A crowd worker's quota may be met by this judgment: their page waits for the answer.)
+      const following = ahead;
+      ahead = null;
+      showUnit(following);
+    } else {
+      waitForServer();
+    }
+    sendOutbox();
+  }
+
+  // Sends the outbox in order, one judgment at a time; each answer tells what comes next.
+  async function sendOutbox() {
+    if (sending) return;
+    sending = true;
     try {
-      for (;;) {
-        let result = null;
-        try {
-          result = await post(url, body);
-        } catch (err) {
-          result = null;
-        }
-        if (transient(result)) {
-          attempt += 1;
-          notice("warn", "Connection problem", "Your judgment is kept and will be sent as soon as the server answers (attempt " + (attempt + 1) + ")…", null, "net");
-          await sleep(backoff(attempt));
-          continue;
-        }
+      while (outbox.length && !stopped) {
+        const entry = outbox[0];
+        const result = await sendOne(entry);
+        outbox.shift();
+        app.dataset.pending = String(outbox.length); // judgments not yet acknowledged (tests wait on it)
         if (result.ok && result.data) {
           clearNotice();
-          collapseInstructionsOnce();
           const following = result.data.next || {};
           showProgress(following.progress);
-          if (await crowdFinished(following.progress)) {
+          if (!outbox.length && (await crowdFinished(following.progress))) {
             finish();
             return;
           }
-          if (following.unit) showUnit(following.unit);
-          else await loadNext(); // nothing left, or the study was paused meanwhile: ask once
-          return;
+          if (following.detail && !following.unit) {
+            // The study was paused or closed meanwhile: this judgment is stored, say why no more.
+            stop({ status: 403, data: { detail: following.detail } });
+            return;
+          }
+          const units = fresh([following.unit, following.ahead]);
+          if (!current) {
+            if (units[0]) {
+              ahead = units[1] || null;
+              showUnit(units[0]);
+            } else if (!outbox.length) {
+              await loadNext(); // nothing left, or nothing the server could tell: ask once
+            }
+          } else if (units[0]) {
+            ahead = units[0];
+          }
+          continue;
         }
         const detail = errorText(result.data, "HTTP " + result.status);
         if (result.status === 400) {
-          notice("error", "This judgment was not accepted", detail);
+          notice("error", "A judgment was not accepted", detail);
         } else if (result.status === 404 || result.status === 409) {
-          notice("warn", "That unit was not stored", detail + " Here is the next one.");
-          await loadNext();
+          notice("warn", "A judgment was not stored", detail);
         } else {
           stop(result);
+          return;
         }
-        return;
+        if (!current && !outbox.length) await loadNext();
       }
     } finally {
-      busy = false;
-      if (widget) widget.setBusy(false);
+      sending = false;
     }
   }
+
+  // One judgment to the server, retried with the same key while the network or server fails.
+  async function sendOne(entry) {
+    const url = withAhead(urls.submit.replace(/\/0\/submit\/$/, "/" + encodeURIComponent(entry.unit.assignment_id) + "/submit/"));
+    let attempt = 0;
+    for (;;) {
+      let result = null;
+      try {
+        result = await post(url, entry.body);
+      } catch (err) {
+        result = null;
+      }
+      if (!transient(result)) {
+        clearNotice("net");
+        return result;
+      }
+      attempt += 1;
+      notice("warn", "Connection problem", "Your judgment is kept and will be sent as soon as the server answers (attempt " + (attempt + 1) + ")…", null, "net");
+      await sleep(backoff(attempt));
+    }
+  }
+
+  // Leaving with judgments not yet acknowledged: the browser asks first.
+  window.addEventListener("beforeunload", function (event) {
+    if (outbox.length) {
+      event.preventDefault();
+      event.returnValue = "";
+    }
+  });
 
   // --- keyboard ---------------------------------------------------------------------------
 
