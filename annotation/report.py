@@ -9,7 +9,9 @@ is glue: which rows go in, and how the numbers come out.
 
 Conventions of the document: every figure carries its `n`; intervals are 95% percentile
 bootstrap intervals (`low`, `high`) from a generator seeded with the study id, so the same
-data give the same report; NaN becomes null. Gold and attention units only count in
+data give the same report, except the Bradley–Terry scores and the length-controlled fit,
+whose intervals are cluster-robust (CV3 sandwich by item and annotator, t critical values;
+each block's `interval` says which), since those stay honest for actively sampled data; NaN becomes null. Gold and attention units only count in
 `quality`; excluded annotators are left out of agreement, ranking, bias and judges unless
 `include_excluded`. Judgments are weighted by 1/propensity where a strategy other than
 uniform, balanced or import chose the unit (and by 1 otherwise).
@@ -803,7 +805,24 @@ class _HumanSystems:
     label: str
 
 
-def _bt_block(ctx: _Ctx, i, j, y, w, rng, source: str) -> tuple[dict[str, Any], _HumanSystems | None]:
+def _robust_intervals(fit: ps.BTFit, i, j, y, w, clusters: dict[str, np.ndarray], covariates=None):
+    """(low, high, covariance, description) of the scores and coefficients: the cluster-robust
+    covariance (CV3, one-step cluster jackknife) over the ways with enough clusters, with
+    t critical values on G - 1 degrees of freedom. Honest where the model-based (Laplace)
+    intervals are not: judgments of one item share its noise, one annotator's share their
+    reliability, and 1/propensity weights of actively sampled judgments are uneven."""
+    names = [name for name, c in clusters.items() if ps.usable_ways([c])]
+    ways = [clusters[name] for name in names] or None
+    cov = ps.robust_covariance(fit, i, j, y, ways, w, covariates, jackknife=True)
+    crit = ps.robust_critical_value(ways, i.size, LEVEL)
+    est = np.concatenate([fit.scores, fit.coef])
+    se = np.sqrt(np.clip(np.diag(cov)[: est.size], 0, None))
+    by = " and by ".join(names) if names else "judgment (too few items and annotators to cluster)"
+    what = f"cluster-robust (CV3 jackknife sandwich) 95% intervals, clustered by {by}, t with {crit:.2f} as critical value"
+    return est - crit * se, est + crit * se, cov, what
+
+
+def _bt_block(ctx: _Ctx, i, j, y, w, rng, source: str, clusters: dict[str, np.ndarray]) -> tuple[dict[str, Any], _HumanSystems | None]:
     d = ctx.d
     if i.size == 0:
         return {"source": source, "n_comparisons": 0, "systems": []}, None
@@ -812,8 +831,10 @@ def _bt_block(ctx: _Ctx, i, j, y, w, rng, source: str) -> tuple[dict[str, Any], 
     k = codes.size
     w = w / w.mean() if w.size and w.mean() > 0 else w
     fit = ps.fit_bt(ii, jj, y, k, w)
+    # bootstrap replicates: the human side of the judges' system-level statistics
     boot = me.bootstrap_bt_cells(ii, jj, y, k, rng, n_boot=ctx.n_boot, level=LEVEL, weights=w)
-    low, high, samples = boot.low, boot.high, boot.samples
+    samples = boot.samples
+    low, high, _, interval = _robust_intervals(fit, ii, jj, y, w, clusters)
     wins = np.bincount(ii[y == 1], minlength=k) + np.bincount(jj[y == 2], minlength=k)
     losses = np.bincount(ii[y == 2], minlength=k) + np.bincount(jj[y == 1], minlength=k)
     ties = np.bincount(ii[y == 0], minlength=k) + np.bincount(jj[y == 0], minlength=k)
@@ -829,6 +850,7 @@ def _bt_block(ctx: _Ctx, i, j, y, w, rng, source: str) -> tuple[dict[str, Any], 
         "source": source,
         "n_comparisons": int(i.size),
         "n_boot": ctx.n_boot,
+        "interval": interval,
         "tie_parameter": _f(fit.nu),
         "weighted": ctx.reweighted,
         "systems": rows,
@@ -853,7 +875,8 @@ def _ranking_pairwise(ctx: _Ctx) -> tuple[dict[str, Any], _HumanSystems | None]:
     d = ctx.d
     rows = _pairwise_main(ctx)
     i, j, y = d.c_sys[d.p_a[rows]], d.c_sys[d.p_b[rows]], d.p_out[rows]
-    block, human = _bt_block(ctx, i, j, y, ctx.weight_j[d.p_j[rows]], _rng(d.study, 2), "pairwise judgments")
+    block, human = _bt_block(ctx, i, j, y, ctx.weight_j[d.p_j[rows]], _rng(d.study, 2), "pairwise judgments",
+                             {"item": d.j_item[d.p_j[rows]], "annotator": d.j_ann[d.p_j[rows]]})
     return {"bradley_terry": block}, human
 
 
@@ -922,7 +945,8 @@ def _ranking_scores(ctx: _Ctx) -> dict[str, Any]:
     a, b, diff, w = _derived_pairs(ctx, cm)
     y = np.where(diff > 0, 1, np.where(diff < 0, 2, 0)).astype(np.int8)
     out["bradley_terry"], _ = _bt_block(ctx, d.c_sys[cm.cand[a]], d.c_sys[cm.cand[b]], y, w, rng,
-                                        f"pairs of candidates of the same item, ordered by their mean {ctx.primary} score")
+                                        f"pairs of candidates of the same item, ordered by their mean {ctx.primary} score",
+                                        {"item": d.c_item[cm.cand[a]]})
     return out
 
 
@@ -967,29 +991,33 @@ def _bias_pairwise(ctx: _Ctx) -> dict[str, Any]:
         },
     }
     out["length_controlled"] = _length_controlled(ctx, d.c_sys[d.p_a[rows]], d.c_sys[d.p_b[rows]], d.p_out[rows],
-                                                  d.c_len[d.p_a[rows]], d.c_len[d.p_b[rows]], ctx.weight_j[d.p_j[rows]])
+                                                  d.c_len[d.p_a[rows]], d.c_len[d.p_b[rows]], ctx.weight_j[d.p_j[rows]],
+                                                  {"item": d.j_item[d.p_j[rows]], "annotator": d.j_ann[d.p_j[rows]]})
     return out
 
 
-def _length_controlled(ctx: _Ctx, i, j, y, len_i, len_j, w) -> dict[str, Any]:
+def _length_controlled(ctx: _Ctx, i, j, y, len_i, len_j, w, clusters: dict[str, np.ndarray]) -> dict[str, Any]:
     d = ctx.d
     if i.size == 0:
         return {"n": 0, "systems": []}
     codes, inv = np.unique(np.concatenate([i, j]), return_inverse=True)
     k = codes.size
     w = w / w.mean() if w.mean() > 0 else w
-    lc = ps.length_controlled_bt(inv[: i.size], inv[i.size :], y, len_i, len_j, k, w)
-    se = np.sqrt(np.clip(np.diag(ps.covariance(lc.controlled)), 0, None))
-    z = 1.959963984540054
+    ii, jj = inv[: i.size], inv[i.size :]
+    lc = ps.length_controlled_bt(ii, jj, y, len_i, len_j, k, w)
+    li, lj = np.asarray(len_i, dtype=float), np.asarray(len_j, dtype=float)
+    x = np.where(li + lj > 0, (li - lj) / np.where(li + lj > 0, li + lj, 1.0), 0.0)  # as length_controlled_bt
+    low, high, _, interval = _robust_intervals(lc.controlled, ii, jj, y, w, clusters, x[:, None])
     beta = lc.controlled.coef[0]
     return {
         "what": "Bradley–Terry with the normalised length difference (len_a - len_b)/(len_a + len_b) as a covariate; "
-                "controlled scores are the system scores with that covariate at zero; intervals: Laplace approximation",
+                "controlled scores are the system scores with that covariate at zero",
+        "interval": interval,
         "n": int(i.size),
-        "length_coefficient": _est(beta, beta - z * se[k], beta + z * se[k]),
+        "length_coefficient": _est(beta, low[k], high[k]),
         "systems": [
             {"system": str(d.systems[codes[s]]), "raw": _f(lc.raw.scores[s]), "controlled": _f(lc.controlled.scores[s]),
-             "low": _f(lc.controlled.scores[s] - z * se[s]), "high": _f(lc.controlled.scores[s] + z * se[s])}
+             "low": _f(low[s]), "high": _f(high[s])}
             for s in np.argsort(-lc.controlled.scores, kind="stable")
         ],
     }
@@ -1006,7 +1034,7 @@ def _bias_scores(ctx: _Ctx) -> dict[str, Any]:
             "what": f"pairs of candidates of the same item with different mean {ctx.primary} scores and lengths: share where the longer one scored higher",
             "overall": _rate_row(ps.length_bias(d.c_len[ca], d.c_len[cb], y)),
         },
-        "length_controlled": _length_controlled(ctx, d.c_sys[ca], d.c_sys[cb], y, d.c_len[ca], d.c_len[cb], w),
+        "length_controlled": _length_controlled(ctx, d.c_sys[ca], d.c_sys[cb], y, d.c_len[ca], d.c_len[cb], w, {"item": d.c_item[ca]}),
     }
 
 

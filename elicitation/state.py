@@ -36,6 +36,7 @@ from prefstats.bt import (
     predict_proba,
     robust_covariance,
     robust_critical_value,
+    usable_ways,
 )
 
 STATE_VERSION = 1
@@ -122,7 +123,8 @@ def fit_systems(
     noise and one annotator's share their reliability), and "crit", the matching two-sided
     95% critical value (t with G - 1 degrees of freedom, G the number of annotators or of
     items, whichever is smaller): the intervals to report, which stay honest when BT is
-    only an approximation and when 1/propensity weights are uneven."""
+    only an approximation and when 1/propensity weights are uneven. A way with fewer than
+    `prefstats.bt.MIN_CLUSTERS` clusters (three expert annotators) is left out."""
     if not judgments:
         return None
     players = sorted({j.system_a for j in judgments} | {j.system_b for j in judgments})
@@ -135,10 +137,10 @@ def fit_systems(
     block, fit = _fit_group(players, i, jj, y, x, alpha, weights=w)
     if robust:
         k = len(players)
-        ways = (
+        ways = usable_ways((
             np.fromiter((j.item_id for j in judgments), dtype=np.int64, count=len(judgments)),
             np.fromiter((j.annotator_id for j in judgments), dtype=np.int64, count=len(judgments)),
-        )
+        )) or None  # too few items and annotators: every judgment its own cluster
         full = robust_covariance(fit, i, jj, y, ways, w, x[:, None], jackknife=True)
         block["cov_robust"] = _centre(full[:k, :k])
         block["crit"] = robust_critical_value(ways, len(judgments))

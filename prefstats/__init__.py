@@ -41,6 +41,8 @@ from .bt import (
     information_gain,
     predict_proba,
     robust_covariance,
+    robust_critical_value,
+    usable_ways,
     win_rate_matrix,
 )
 from .calibration import (
@@ -127,6 +129,7 @@ __all__ = [
     "predict_proba",
     "rate_table",
     "robust_covariance",
+    "robust_critical_value",
     "segment_scores",
     "severity_weighted_f1",
     "soft_pairwise_accuracy",
@@ -135,6 +138,7 @@ __all__ = [
     "swap_flip_rate",
     "system_scores",
     "tie_calibrated_accuracy",
+    "usable_ways",
     "wilson_interval",
     "win_rate_matrix",
     "wmt_tau_like",

@@ -349,18 +349,13 @@ def robust_covariance(
     recommended when a few clusters or weights dominate."""
     scores, hess = _comparison_terms(fit, i, j, outcome, weights, covariates, hessians=jackknife)
     n, dim = scores.shape
-    if clusters is None:
-        ways = [np.arange(n)]
-    elif isinstance(clusters, np.ndarray) and clusters.ndim == 1:
-        ways = [clusters]
-    else:
-        ways = [np.asarray(c) for c in clusters]
     codes = []
-    for c in ways:
-        c = np.asarray(c).ravel()
+    for c in _ways(clusters, n):
         if c.shape[0] != n:
             raise ValueError("clusters must give one label per comparison")
         codes.append(np.unique(c, return_inverse=True)[1].ravel())
+    if any(int(c.max(initial=0)) < 1 for c in codes):
+        raise ValueError("every way of clustering needs at least 2 clusters (see usable_ways)")
     cov = np.zeros((dim, dim))
     inv = np.linalg.inv(fit.hessian)
     for r in range(1, len(codes) + 1):
@@ -394,17 +389,30 @@ def _cluster_term(scores, hess, label, h, inv) -> np.ndarray:
     return (g - 1) / g * (u.T @ u)
 
 
+def _ways(clusters, n: int) -> list[np.ndarray]:
+    if clusters is None:
+        return [np.arange(n)]
+    if isinstance(clusters, np.ndarray) and clusters.ndim == 1:
+        return [clusters]
+    return [np.asarray(c).ravel() for c in clusters]
+
+
+MIN_CLUSTERS = 10
+
+
+def usable_ways(ways: Sequence[np.ndarray], min_clusters: int = MIN_CLUSTERS) -> list[np.ndarray]:
+    """The ways of clustering with at least ``min_clusters`` clusters: cluster-robust
+    variances from fewer clusters are too noisy to use (Cameron and Miller 2015), e.g. the
+    annotator way of a study with three expert annotators."""
+    return [np.asarray(c).ravel() for c in ways if np.unique(np.asarray(c)).size >= min_clusters]
+
+
 def robust_critical_value(clusters: np.ndarray | Sequence[np.ndarray] | None, n: int, level: float = 0.95) -> float:
     """Two-sided critical value for intervals from ``robust_covariance``: Student's t with
     G - 1 degrees of freedom, G the number of clusters (the smallest over the ways), as
     recommended for cluster-robust inference with few clusters (Cameron and Miller 2015);
     without clusters, with n - 1 (about the normal value for large n)."""
-    if clusters is None:
-        g = n
-    elif isinstance(clusters, np.ndarray) and clusters.ndim == 1:
-        g = np.unique(clusters).size
-    else:
-        g = min(np.unique(np.asarray(c)).size for c in clusters)
+    g = min(np.unique(c).size for c in _ways(clusters, n))
     return student_t_quantile(0.5 + level / 2.0, max(g - 1, 1))
 
 

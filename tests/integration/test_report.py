@@ -389,3 +389,24 @@ def test_actively_sampled_judgments_are_reweighted_by_inverse_propensity():
     assert report["strategies"][0]["reweighted"] is True
     bt = {r["system"]: r["score"] for r in report["ranking"]["bradley_terry"]["systems"]}
     assert bt["sys-b"] > bt["sys-a"]  # 10 wins at weight 10 beat 10 wins at weight 2
+
+
+def test_ranking_intervals_are_cluster_robust_by_item_and_match_prefstats(pairwise_study):
+    """Four annotators are too few to cluster on: the intervals cluster by item (60 here)."""
+    report = study_report(pairwise_study)
+    bt = report["ranking"]["bradley_terry"]
+    assert "clustered by item," in bt["interval"] and "annotator" not in bt["interval"]
+    rows = list(Annotation.objects.filter(study=pairwise_study).values_list("item_id", "unit__candidate_ids", "response"))
+    system = dict(Candidate.objects.filter(item__study=pairwise_study).values_list("id", "system"))
+    names = sorted({system[c] for _, cands, _ in rows for c in cands})
+    i = np.array([names.index(system[c[0]]) for _, c, _ in rows])
+    j = np.array([names.index(system[c[1]]) for _, c, _ in rows])
+    y = np.array([{"tie": 0, "both_bad": 0}.get(r["choice"], 1 if r["choice"] == c[0] else 2) for _, c, r in rows])
+    items = np.array([it for it, _, _ in rows])
+    fit = ps.fit_bt(i, j, y, len(names))
+    se = np.sqrt(np.diag(ps.robust_covariance(fit, i, j, y, [items], jackknife=True)))
+    crit = ps.robust_critical_value([items], len(rows))
+    for row in bt["systems"]:
+        s = names.index(row["system"])
+        assert row["low"] == pytest.approx(fit.scores[s] - crit * se[s], abs=1e-6)
+        assert row["high"] == pytest.approx(fit.scores[s] + crit * se[s], abs=1e-6)

@@ -20,6 +20,7 @@ from prefstats.bt import (
     robust_covariance,
     robust_critical_value,
     student_t_quantile,
+    usable_ways,
 )
 
 
@@ -218,3 +219,12 @@ def test_bad_input_is_refused():
         robust_covariance(fit, i, j, y, g, covariates=np.ones((50, 1)))
     with pytest.raises(ValueError, match="df"):
         student_t_quantile(0.975, 0)
+    with pytest.raises(ValueError, match="at least 2 clusters"):
+        robust_covariance(fit, i, j, y, (g, np.zeros(50)))
+
+
+def test_usable_ways_leave_out_ways_with_few_clusters():
+    items, three = np.arange(60), np.arange(60) % 3
+    assert [w.tolist() for w in usable_ways((items, three))] == [items.tolist()]
+    assert usable_ways((three,)) == []
+    assert len(usable_ways((items, np.arange(60) % 12))) == 2

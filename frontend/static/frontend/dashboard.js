@@ -467,8 +467,8 @@
           label: s.system, est: s.score, low: s.low, high: s.high,
           tip: "#" + s.rank + " " + s.system + ": " + iv(s.score, s.low, s.high) + " · " + s.wins + " wins, " + s.losses + " losses, " + s.ties + " ties of " + s.n,
         };
-      }), { id: "ranking-chart", ref: 0, label: "Bradley–Terry scores with 95% intervals", axisLabel: "Bradley–Terry score (logit scale) · 95% bootstrap interval" }));
-      nodes.push(caption(bt.source + " · " + count(bt.n_comparisons, "comparison") + " · " + bt.n_boot + " bootstrap replicates" +
+      }), { id: "ranking-chart", ref: 0, label: "Bradley–Terry scores with 95% intervals", axisLabel: "Bradley–Terry score (logit scale) · 95% cluster-robust interval" }));
+      nodes.push(caption(bt.source + " · " + count(bt.n_comparisons, "comparison") + (bt.interval ? " · " + bt.interval : "") +
         (isNum(bt.tie_parameter) && bt.tie_parameter > 0 ? " · tie parameter " + fmt(bt.tie_parameter) : "") +
         (bt.weighted ? " · weighted by 1/propensity" : "")));
       nodes.push(details("Numbers", table(
