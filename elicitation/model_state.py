@@ -12,7 +12,12 @@ Cache keys (Django cache: Redis when REDIS_URL is set, process memory otherwise)
   strategy gets as `ctx.state` and `mark` is the lease counter when the refit began;
 - `elicitation:leases:<study id>`: units handed out so far (incremented on each lease);
 - `elicitation:refit-pending:<study id>`: set while a refit is queued, so requests queue
-  at most one.
+  at most one (it expires by itself: a refit whose worker was killed never clears it);
+- `elicitation:refit-attempts:<study id>`: refits of the study begun and not finished. A
+  refit whose worker dies is handed back by the broker (acks_late, reject_on_worker_lost);
+  one that kills its worker every time (a fit that runs out of memory) would be handed back
+  for ever, so after `MAX_REFIT_ATTEMPTS` the study's refits give up, with the reason in the
+  worker's log, until the count expires (`REFIT_GIVE_UP_SECONDS`); units are still served.
 
 When the cache cannot be reached (Redis down), reads fail fast, are treated as "no state"
 (the strategy explores: uniform choices) and nothing is queued; the cache is not tried
@@ -45,6 +50,8 @@ REFIT_EVERY = int(getattr(settings, "ELICITATION_REFIT_EVERY", 20))  # units han
 REFIT_AFTER_SECONDS = float(getattr(settings, "ELICITATION_REFIT_AFTER_SECONDS", 300))
 PENDING_SECONDS = 120  # a queued refit that never ran stops blocking new ones after this
 STATE_TTL = 14 * 24 * 3600
+MAX_REFIT_ATTEMPTS = 3  # refits of a study killed mid-fit in a row before they give up
+REFIT_GIVE_UP_SECONDS = 3600  # ... for this long (from the first of those attempts)
 CACHE_RETRY_SECONDS = 5.0
 CHUNK = 5000
 
@@ -61,6 +68,10 @@ def leases_key(study_id: int) -> str:
 
 def pending_key(study_id: int) -> str:
     return f"elicitation:refit-pending:{study_id}"
+
+
+def attempts_key(study_id: int) -> str:
+    return f"elicitation:refit-attempts:{study_id}"
 
 
 class _Breaker:
@@ -206,6 +217,17 @@ def study_state_refit(*, study_id: int) -> dict[str, Any] | None:
     """Refit the study's strategy state from its judgments and cache it. Returns the cache
     entry (None when the study is gone or its strategy keeps no state)."""
     study = Study.objects.filter(pk=study_id).first()
+    ok, _ = _cache_call(cache.add, attempts_key(study_id), 0, timeout=REFIT_GIVE_UP_SECONDS)
+    _, attempt = _cache_call(cache.incr, attempts_key(study_id)) if ok else (False, None)
+    if attempt is not None and attempt > MAX_REFIT_ATTEMPTS:
+        # The previous attempts died with their worker (nothing else leaves the count up):
+        # this one would too. Acknowledge it instead of being handed back for ever.
+        log.error(
+            "refit of study %s given up: %s attempts in a row were interrupted (their worker was killed mid-fit, "
+            "e.g. out of memory); units are served from the last state until refits are tried again within %s s",
+            study_id, attempt - 1, REFIT_GIVE_UP_SECONDS,
+        )
+        return None  # the pending guard is left to expire: requests queue at most one such refit per PENDING_SECONDS
     try:
         if study is None:
             return None
@@ -233,7 +255,7 @@ def study_state_refit(*, study_id: int) -> dict[str, Any] | None:
             raise ConnectionError(f"could not write the model state of study {study_id} to the cache")
         return entry
     finally:
-        _cache_call(cache.delete, pending_key(study_id))
+        _cache_call(cache.delete_many, [pending_key(study_id), attempts_key(study_id)])  # not reached if killed
 
 
 def stale_studies_refit() -> int:

@@ -3,6 +3,7 @@ only that), a refit task writes it, requests queue refits, a dead cache degrades
 exploration instead of an error, and `simulate` drives the real services."""
 
 import itertools
+import logging
 import time
 
 import numpy as np
@@ -14,7 +15,15 @@ from django.test import override_settings
 from annotation.models import Annotation, Study, Unit
 from annotation.services import annotation_submit
 from elicitation import model_state
-from elicitation.model_state import breaker, cached_state, leases_key, pending_key, state_key, study_state_refit
+from elicitation.model_state import (
+    attempts_key,
+    breaker,
+    cached_state,
+    leases_key,
+    pending_key,
+    state_key,
+    study_state_refit,
+)
 from elicitation.services import assignment_next_for_annotator
 from elicitation.strategies import get_strategy
 from elicitation.tasks import refit_study
@@ -33,7 +42,7 @@ def _fresh_cache_state():
 
 def forget(study):
     """Tests reuse study ids (rolled back), and the cache outlives a test: start clean."""
-    cache.delete_many([state_key(study.id), leases_key(study.id), pending_key(study.id)])
+    cache.delete_many([state_key(study.id), leases_key(study.id), pending_key(study.id), attempts_key(study.id)])
 
 
 @pytest.fixture
@@ -249,6 +258,30 @@ def test_periodic_refit_catches_up_studies_whose_state_misses_judgments(owner):
     assert model_state.stale_studies_refit() >= 1
     assert cache.get(state_key(study.id))["n_annotations"] == 10
     assert model_state.stale_studies_refit() == 0  # up to date: nothing to do
+
+
+@pytest.mark.django_db
+def test_refits_whose_worker_keeps_dying_are_given_up_with_the_reason_until_the_count_expires(owner, caplog):
+    study = active_study(owner)
+    users = [add_annotator(study, f"ann{k}") for k in range(3)]
+    judge_all(study, users, 6)
+    cache.delete_many([state_key(study.id), attempts_key(study.id)])
+    # Attempts killed mid-fit leave the count up (their `finally` never ran); fewer than the
+    # limit: this one fits, and a finished refit clears the count.
+    cache.set(attempts_key(study.id), model_state.MAX_REFIT_ATTEMPTS - 1, 600)
+    assert study_state_refit(study_id=study.id)["n_judgments"] == 6
+    assert cache.get(attempts_key(study.id)) is None
+    cache.delete(state_key(study.id))
+    cache.set(attempts_key(study.id), model_state.MAX_REFIT_ATTEMPTS, 600)  # the limit: give up, acknowledged
+    with caplog.at_level(logging.ERROR, logger="elicitation.model_state"):
+        assert study_state_refit(study_id=study.id) is None
+    assert f"given up: {model_state.MAX_REFIT_ATTEMPTS} attempts in a row were interrupted" in caplog.text
+    assert cache.get(state_key(study.id)) is None
+    assert assignment_next_for_annotator(study=study, user=users[0]) is not None  # units are still served
+    cache.delete(attempts_key(study.id))  # the give-up window has passed
+    assert model_state.stale_studies_refit() == 1
+    assert cache.get(state_key(study.id))["n_judgments"] == 6
+    forget(study)
 
 
 @pytest.mark.django_db(transaction=True)
