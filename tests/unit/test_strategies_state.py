@@ -1,6 +1,7 @@
 """The math under the active strategies, without a database: the fits a refit runs, the
 acquisition criteria, the batch plan, and the pure simulator's pool rules."""
 
+import itertools
 import math
 import sys
 from pathlib import Path
@@ -219,3 +220,57 @@ def test_weights_move_the_fit_and_report_fit_weights_only_active_strategies():
     np.testing.assert_allclose(report_fit("uniform", judgments, props)["scores"], fit_systems(judgments)["scores"])
     # scaling every weight changes nothing (weights are normalised)
     np.testing.assert_allclose(fit_systems(judgments, weights=7 / props, robust=True)["cov_robust"], weighted["cov_robust"])
+
+
+def test_ranking_gain_in_blocks_is_the_same_as_at_once(monkeypatch):
+    import elicitation.acquisition as acq
+
+    block = fit_systems(simulated(list(np.linspace(0, 2, 12)), 500, seed=14))
+    k = len(block["players"])
+    i, j = np.triu_indices(k, 1)
+    info = np.full(i.size, 0.2)
+    whole = ranking_gain(block["scores"], block["cov"], i, j, info)
+    monkeypatch.setattr(acq, "CHUNK_CELLS", 7)  # a few candidates per block
+    np.testing.assert_allclose(ranking_gain(block["scores"], block["cov"], i, j, info), whole, rtol=1e-12)
+
+
+def test_system_tables_are_matrices_that_score_like_a_fresh_computation():
+    from elicitation.strategies import UnitView
+    from elicitation.strategies.active_bt import bt_unit_scores, score_pairs, with_tables
+
+    players = 12
+    judgments = simulated(list(np.linspace(0, 2, players)), 800, seed=15)
+    state = with_tables({"system": fit_systems(judgments)}, "system", "ranking", {"*": 1.0})
+    table = state["tables"]["*"][""]
+    assert table["matrix"].shape == (players, players) and np.allclose(table["matrix"], table["matrix"].T)
+    rng = np.random.default_rng(16)
+    pool = []
+    for u in range(40):
+        a, b = sorted(rng.choice(players, 2, replace=False))
+        pool.append(UnitView(id=u, item_id=u, candidate_ids=(2 * u, 2 * u + 1), systems=(f"s{b}", f"s{a}"), lengths=(1, 1),
+                             n_taken=0, judges=({}, {})))
+    got = bt_unit_scores(state, pool, "system", "ranking")
+    pairs = [tuple(sorted(v.systems)) for v in pool]
+    fresh = score_pairs(state["system"], pairs, 100.0, "ranking", 1.0)
+    np.testing.assert_allclose(got, fresh, rtol=1e-9)
+    # an unseen system: the table does not cover it, scores are computed on the spot
+    pool.append(UnitView(id=99, item_id=99, candidate_ids=(1000, 1001), systems=("s0", "new"), lengths=(1, 1), n_taken=0,
+                         judges=({}, {})))
+    assert np.isfinite(bt_unit_scores(state, pool, "system", "ranking")).all()
+
+
+def test_plan_of_many_systems_picks_among_the_best_pairs_and_is_quick():
+    import time
+
+    from elicitation.strategies.active_bt import PLAN_CANDIDATES, score_pairs
+
+    players = 40  # 780 pairs > PLAN_CANDIDATES
+    block = fit_systems(simulated(list(np.linspace(0, 4, players)), 3000, seed=17))
+    t0 = time.perf_counter()
+    plan = plan_pairs(block, "ranking")
+    assert time.perf_counter() - t0 < 5
+    pairs = list(itertools.combinations(sorted(block["players"]), 2))
+    gain = score_pairs(block, pairs, 1.0, "ranking", 1.0)
+    best = {pairs[c] for c in np.argsort(-gain)[:PLAN_CANDIDATES]}
+    assert set(plan) <= best and pairs[int(np.argmax(gain))] in plan
+    assert sum(plan.values()) == pytest.approx(1.0)
