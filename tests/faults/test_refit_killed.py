@@ -6,7 +6,10 @@ model state of an active-bt study:
 - the whole worker killed mid-fit: the refit stays unacknowledged (the broker would hand it
   back only after its visibility timeout, an hour) and its pending guard stays set; the guard
   expires by itself, after which the next lease queues a new refit, or the periodic safety
-  net (refit_stale_studies) refits the study and clears the guard; a new worker completes it.
+  net (refit_stale_studies) refits the study and clears the guard; a new worker completes it;
+- a fit that kills its pool process every time (as running out of memory would): handed back
+  MAX_REFIT_ATTEMPTS times, then given up with the reason in the worker's log, instead of
+  being handed back for ever; refits resume once the give-up window has passed.
 
 Throughout, annotators keep receiving units: the next-unit request reads the cache and never
 waits for a refit. Each test's worker listens on a queue of its own, so no other worker on
@@ -266,7 +269,7 @@ def test_a_refit_that_kills_its_worker_every_time_is_given_up_with_its_reason(se
     worker = RefitWorker(queue.name, marker, gate)
     try:
         wait_until(lambda: "given up" in worker.output(), SLOW, "the refit to be given up")
-        assert "3 attempts in a row were interrupted" in worker.output()
+        assert f"{model_state.MAX_REFIT_ATTEMPTS} attempts in a row were interrupted" in worker.output()
         deaths = fits(marker)
         assert len(deaths) == model_state.MAX_REFIT_ATTEMPTS and len(set(deaths)) == len(deaths)
         assert worker.proc.poll() is None and worker.pool_pids(), "the worker itself died"
