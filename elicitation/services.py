@@ -81,13 +81,7 @@ def _pool(study: Study, user, strategy, exclude: set[int]) -> list[UnitView]:
     with_candidates = getattr(strategy, "needs_candidates", False)
     info: dict[int, tuple[str, int, dict]] = {}
     if with_candidates:
-        ids = [cid for row in rows for cid in row[2]]
-        info = {
-            cid: (system, length, judges)
-            for cid, system, length, judges in Candidate.objects.filter(id__in=ids)
-            .annotate(length=Length("text"))
-            .values_list("id", "system", "length", "judges")
-        }
+        info = _candidate_info(study, [cid for row in rows for cid in row[2]], getattr(strategy, "needs_judges", False))
     views = []
     for unit_id, item_id, candidate_ids, n_taken in rows:
         cands = [info.get(cid, ("", 0, {})) for cid in candidate_ids]
@@ -103,6 +97,34 @@ def _pool(study: Study, user, strategy, exclude: set[int]) -> list[UnitView]:
             )
         )
     return views
+
+
+_candidates_seen: dict[tuple[int, object], dict[int, tuple[str, int]]] = {}  # (study, created) -> {candidate: (system, length)}
+
+
+def _candidate_info(study: Study, ids: list[int], with_judges: bool) -> dict[int, tuple[str, int, dict]]:
+    """System, length and (when asked) judge scores of the pool's candidates. System and
+    text never change once imported, so this process remembers them per study and asks the
+    database only for candidates it has not seen; judge scores can be uploaded later and
+    are always read."""
+    if with_judges:
+        return {
+            cid: (system, length or 0, judges)
+            for cid, system, length, judges in Candidate.objects.filter(id__in=ids)
+            .annotate(length=Length("text"))
+            .values_list("id", "system", "length", "judges")
+        }
+    key = (study.pk, study.created_at)
+    known = _candidates_seen.get(key)
+    if known is None:
+        if len(_candidates_seen) >= 64:
+            _candidates_seen.clear()
+        known = _candidates_seen[key] = {}
+    missing = [cid for cid in ids if cid not in known]
+    if missing:
+        rows = Candidate.objects.filter(id__in=missing).annotate(length=Length("text")).values_list("id", "system", "length")
+        known.update((cid, (system, length or 0)) for cid, system, length in rows)
+    return {cid: (*known[cid], {}) for cid in ids if cid in known}
 
 
 def _display_order(study: Study, candidate_ids: list[int], rng: np.random.Generator) -> list[int]:

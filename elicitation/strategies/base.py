@@ -53,6 +53,7 @@ class Strategy(ABC):
     label: str = ""
     pool_order: str = "random"  # "random" (uniform window) or "fewest" (fewest judgments first)
     pool_size: int = 200  # units offered per request: a strategy that compares them wants many
+    needs_judges: bool = False  # with needs_candidates: the service also reads the candidates' judge scores
     defaults: Mapping[str, Any] = {}
 
     def parse_params(self, raw: Mapping[str, Any]) -> dict[str, Any]:

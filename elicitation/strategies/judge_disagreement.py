@@ -90,6 +90,7 @@ def disagreement_scores(pool: Sequence[UnitView]) -> np.ndarray:
 @register
 class JudgeDisagreement(ScoredStrategy):
     name = "judge-disagreement"
+    needs_judges = True
     label = "Judge disagreement: where automatic metrics and reward models disagree most, first"
     needs_state = False  # the judges' scores ride on the units themselves
 

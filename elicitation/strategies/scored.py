@@ -28,7 +28,7 @@ TIE_TOLERANCE = 1e-9  # relative: scores this close to the best count as tied fo
 
 class ScoredStrategy(Strategy):
     pool_order = "random"
-    needs_candidates = True  # the service fills systems, lengths and judges of each unit
+    needs_candidates = True  # the service fills systems and lengths of each unit (and judges: needs_judges)
     needs_state = True  # the service reads the cached model state into ctx.state
     defaults: Mapping[str, Any] = {"epsilon": 0.1}
     choices: Mapping[str, tuple[str, ...]] = {}  # params that take one of a few names
