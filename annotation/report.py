@@ -1355,7 +1355,9 @@ def _strategies(ctx: _Ctx) -> list[dict[str, Any]]:
             "units": int(np.unique(d.j_unit[reg]).size),
             "propensity_min": _f(d.j_prop[reg].min()) if reg.any() else None,
             "propensity_mean": _f(d.j_prop[reg].mean()) if reg.any() else None,
-            "reweighted": name not in UNWEIGHTED_STRATEGIES,
+            "reweighted": bool(reg.any()) and name not in UNWEIGHTED_STRATEGIES,
+            # gold units, attention checks and swapped repeats, leased by the quality hook
+            "quality_control": not reg.any() and bool((mine & (d.j_kind != 0)).any()),
         })
     out.sort(key=lambda r: -r["judgments"])
     return out

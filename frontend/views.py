@@ -465,6 +465,7 @@ def study_dashboard(request, slug: str):
         "study": study,
         "report_url": reverse("api-study-report", args=[study.slug]),
         "compare_choices": _comparable_studies(request.user, study),
+        "compare_selected": request.GET.get("compare", ""),  # a link may name the study to compare with
     }
     return render(request, "frontend/dashboard.html", context)
 

@@ -143,3 +143,11 @@ def test_annotators_and_strangers_cannot_change_the_strategy(owner, study):
     assert Client().post(reverse("study_strategy", args=["s1"]), {"strategy": "balanced"}).status_code == 302
     assert client_for(owner).get(reverse("study_strategy", args=["s1"])).status_code == 405
     assert Study.objects.get(slug="s1").strategy == "uniform"
+
+
+def test_a_link_may_name_the_study_to_compare_with(owner, study):
+    make_study(owner, slug="scores", items=1, task_type="likert")
+    html = client_for(owner).get(reverse("study_dashboard", args=["s1"]) + "?compare=scores").content.decode()
+    assert '<option value="scores" selected>' in html
+    html = client_for(owner).get(reverse("study_dashboard", args=["s1"]) + "?compare=%22%3E%3Cscript%3E").content.decode()
+    assert "selected" not in html.split('id="opt-compare"', 1)[1].split("</select>", 1)[0] and "<script>" not in html.split("<main", 1)[1].split("</main>", 1)[0]

@@ -431,7 +431,8 @@
     const done = r.progress.completion;
     const box = byId("sec-summary");
     box.replaceChildren(
-      tile("Judgments", String(c.regular), (c.gold || c.attention) ? c.gold + " gold · " + c.attention + " attention checks" : "no checks answered", "tile-judgments"),
+      tile("Judgments", String(c.regular), (c.gold || c.attention || c.repeat) ? c.gold + " gold · " + c.attention + " attention checks" +
+        (c.repeat ? " · " + c.repeat + " repeats" : "") : "no checks answered", "tile-judgments"),
       tile("Complete", done.percent + "%", done.units_complete + " of " + count(done.units, "unit") + " fully judged"),
       tile("Annotators", String(c.annotators), c.excluded_annotators ? c.excluded_annotators + " excluded" : "none excluded"),
       tile("Analysed", String(c.analysed), r.options.include_excluded ? "excluded annotators kept" : "regular units, excluded left out"),
@@ -590,9 +591,18 @@
         nodes.push(el("p", "figure-line", "First shown wins " + iv(o.rate, o.low, o.high, pct) + " of " + o.n + " decisive judgments · p = " + pval(o.p_value)));
         nodes.push(dotPlot(rateRows(o, b.position.per_annotator), { id: "position-chart", ref: 0.5, domain: [0, 1], fmt: pct, label: "First-position win rate per annotator with 95% intervals", axisLabel: "share won by the first-shown candidate · 50% = no bias" }));
       }
-      const sw = b.swapped_repeats.overall;
-      nodes.push(caption(sw.n ? "Swapped repeats: " + pct(sw.rate) + " of " + sw.n + " repeated pairs (same annotator, both orders) flipped the preference." :
-        "Swapped repeats: none yet (the same annotator seeing the same pair in both orders)."));
+      const rep = b.swapped_repeats;
+      const sw = rep.overall;
+      nodes.push(el("h3", "", "Swapped repeats: does the preference survive swapping sides?"));
+      if (sw.n) {
+        nodes.push(el("p", "figure-line", "Flipped " + iv(sw.rate, sw.low, sw.high, pct) + " of " + count(sw.n, "repeated pair") +
+          " (the same annotator, the same pair, sides swapped; ties left out)"));
+        nodes.push(dotPlot(rateRows(sw, rep.per_annotator), { id: "flip-chart", ref: 0, domain: [0, 1], fmt: pct, label: "Flip rate per annotator with 95% intervals",
+          axisLabel: "share of repeated pairs whose preferred candidate changed · 0% = consistent" }));
+      } else {
+        nodes.push(message(rep.share ? "No decisive repeat yet: " + pct(rep.share) + " of each annotator's pairs come back to them later, sides swapped." :
+          "Swapped repeats are off: set quality.repeat_share in the study spec to show a share of each annotator's pairs again, sides swapped."));
+      }
     } else {
       nodes.push(el("h3", "", "Position"));
       nodes.push(message("Position bias applies to pairwise judgments (which candidate was shown first); this is a " + TASK_TYPE + " study.", "na"));
@@ -769,7 +779,8 @@
           tip: s.strategy + ": " + count(s.judgments, "judgment") + " on " + count(s.units, "unit") + (s.checks ? ", " + count(s.checks, "check") : "") };
       }), "strategies-chart", "Judgments per elicitation strategy"),
       table([{ text: "Strategy" }, { text: "Checks", num: true }, { text: "Propensity min / mean", num: true }, { text: "Reweighted" }],
-        st.map(function (s) { return { cells: [s.strategy, s.checks, fmt(s.propensity_min) + " / " + fmt(s.propensity_mean), s.reweighted ? "yes, by 1/propensity" : "no"] }; }),
+        st.map(function (s) { return { cells: [s.strategy, s.checks, fmt(s.propensity_min) + " / " + fmt(s.propensity_mean),
+          s.quality_control ? "no (quality control)" : s.reweighted ? "yes, by 1/propensity" : "no"] }; }),
         { id: "strategies-table" }),
     ]);
   }
