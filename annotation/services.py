@@ -487,7 +487,7 @@ def judgments_import(*, study: Study, lines: Iterable[str], format_name: str, mo
     importer = all_judgment_importers().get(format_name)
     try:
         importer = importer or get_importer(format_name)
-    except KeyError as exc:
+    except KeyError:
         known = ", ".join(sorted([*all_judgment_importers(), *(n for n, i in all_importers().items() if hasattr(i, "parse_segments"))]))
         raise Invalid(f"format: unknown judgment format {format_name!r}; available: {known}", {"format": "unknown format"}) from None
     of_items = hasattr(importer, "parse_judgments")  # judgments of items already in the study
