@@ -1098,9 +1098,16 @@ def segment_level(
         _nanmean((np.sign(metric_diff) == np.sign(human))[np.sign(human) != 0]) if decisive_pairs else math.nan, n=decisive_pairs,
         what="share of pairs with a human preference that the judge orders the same way (judge ties count wrong)")
     if tau_from is None:
-        tb = me.pair_kendall(human, metric_diff, "b")
-        tb_iv = ps.bootstrap_ci(lambda h, m: me.pair_kendall(h, m, "b"), (human, metric_diff), rng, n_boot=n_boot, level=LEVEL, cluster=cluster)
-        out["kendall_tau_b"] = _est(tb, tb_iv.low, tb_iv.high, n)
+        if unweighted is not None:  # actively sampled: each judgment counts 1/propensity, as in acc_eq
+            tb = me.pair_kendall(human, metric_diff, "b", weights=w)
+            tb_iv = ps.bootstrap_ci(lambda h, m, ww: me.pair_kendall(h, m, "b", weights=ww), (human, metric_diff, w), rng,
+                                    n_boot=n_boot, level=LEVEL, cluster=cluster)
+            out["kendall_tau_b"] = _est(tb, tb_iv.low, tb_iv.high, n, weighted=True)
+            out["kendall_tau_b_unweighted"] = _est(me.pair_kendall(human, metric_diff, "b"), n=n)
+        else:
+            tb = me.pair_kendall(human, metric_diff, "b")
+            tb_iv = ps.bootstrap_ci(lambda h, m: me.pair_kendall(h, m, "b"), (human, metric_diff), rng, n_boot=n_boot, level=LEVEL, cluster=cluster)
+            out["kendall_tau_b"] = _est(tb, tb_iv.low, tb_iv.high, n)
         out["kendall_tau_c"] = _est(me.pair_kendall(human, metric_diff, "c"), n=n)
     else:
         hx, mx = tau_from

@@ -109,12 +109,58 @@ def kendall_few_levels(x: np.ndarray, y: np.ndarray, variant: str = "b") -> floa
     raise ValueError(f"unknown variant {variant!r}")
 
 
-def pair_kendall(human: np.ndarray, metric_diff: np.ndarray, variant: str = "b") -> float:
+def weighted_kendall_b_few_levels(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> float:
+    """Kendall tau-b with observation weights: every pair (i, j) counts w_i * w_j, in the
+    concordance sum and in the tie corrections alike. With whole-number weights it equals
+    tau-b of the data with row i repeated w_i times (copies of one row are tied in x and in
+    y, so they cancel out of both corrections); with unit weights, plain tau-b. For an ``x``
+    with few distinct values (pairwise outcomes), as ``kendall_few_levels``."""
+    x = np.asarray(x, dtype=float).ravel()
+    y = np.asarray(y, dtype=float).ravel()
+    w = np.asarray(w, dtype=float).ravel()
+    if not x.shape == y.shape == w.shape:
+        raise ValueError("x, y and w must have the same length")
+    if x.size < 2:
+        return float("nan")
+    levels, xc = encode(x)
+    s = 0.0
+    sorted_levels = []
+    for c in range(levels.size):
+        order = np.argsort(y[xc == c], kind="stable")
+        ys, ws = y[xc == c][order], w[xc == c][order]
+        sorted_levels.append((ys, ws, np.concatenate([[0.0], np.cumsum(ws)])))
+    for hi in range(levels.size):
+        y_hi, w_hi, _ = sorted_levels[hi]
+        for lo in range(hi):
+            y_lo, _, cum_lo = sorted_levels[lo]
+            below = cum_lo[np.searchsorted(y_lo, y_hi, "left")]  # weight of lo rows with a smaller y
+            above = cum_lo[-1] - cum_lo[np.searchsorted(y_lo, y_hi, "right")]
+            s += float(np.sum(w_hi * (below - above)))
+
+    def pairs(groups: np.ndarray) -> float:  # sum over pairs within each group of w_i * w_j
+        tot = np.bincount(groups, w)
+        sq = np.bincount(groups, w * w)
+        return float(((tot * tot - sq) / 2.0).sum())
+
+    n0 = pairs(np.zeros(x.size, dtype=np.int64))
+    n1 = pairs(xc)
+    n2 = pairs(encode(y)[1])
+    denom = np.sqrt((n0 - n1) * (n0 - n2))
+    return float(s / denom) if denom > 0 else float("nan")
+
+
+def pair_kendall(human: np.ndarray, metric_diff: np.ndarray, variant: str = "b", weights: np.ndarray | None = None) -> float:
     """Kendall tau (b or c) between pairwise human outcomes (sign of ``human``: +1 first
     preferred, 0 tie, -1 second) and the judge's score differences, over judgments. Every
-    pair enters in both orientations, so which candidate is "first" does not matter."""
+    pair enters in both orientations, so which candidate is "first" does not matter.
+    ``weights`` (tau-b only): per judgment, e.g. 1/propensity of actively sampled units."""
     h = np.sign(np.asarray(human, dtype=float).ravel())
     d = np.asarray(metric_diff, dtype=float).ravel()
+    if weights is not None:
+        if variant != "b":
+            raise ValueError("weights are supported for tau-b only")
+        w = np.asarray(weights, dtype=float).ravel()
+        return weighted_kendall_b_few_levels(np.concatenate([h, -h]), np.concatenate([d, -d]), np.concatenate([w, w]))
     return kendall_few_levels(np.concatenate([h, -h]), np.concatenate([d, -d]), variant)
 
 

@@ -385,6 +385,13 @@ def test_actively_sampled_judgments_are_reweighted_by_inverse_propensity():
     (seg,) = report["judges"]["segment"]
     assert seg["acc_eq"]["weighted"] and seg["acc_eq"]["estimate"] == pytest.approx(10 * 2 / (10 * 2 + 10 * 10))
     assert seg["acc_eq_unweighted"]["estimate"] == pytest.approx(0.5)
+    # Kendall's tau-b too: each judgment counts 1/propensity (as if repeated that often)
+    from prefstats.metaeval import pair_kendall
+
+    human, diff = np.array([1.0] * 10 + [-1.0] * 10), np.ones(20)
+    assert seg["kendall_tau_b_unweighted"]["estimate"] == pytest.approx(0.0)
+    repeated = pair_kendall(np.repeat(human, [2] * 10 + [10] * 10), np.repeat(diff, [2] * 10 + [10] * 10), "b")
+    assert seg["kendall_tau_b"]["weighted"] and seg["kendall_tau_b"]["estimate"] == pytest.approx(repeated) and repeated < 0
     assert report["judges"]["weighted"] and any("1/propensity" in n for n in report["notes"])
     assert report["strategies"][0]["reweighted"] is True
     bt = {r["system"]: r["score"] for r in report["ranking"]["bradley_terry"]["systems"]}
