@@ -50,3 +50,12 @@ bench-elicitation: install
 	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $(BIN)/python bench/bench_elicitation.py $(BENCH_ELICITATION_ARGS)
 
 .PHONY: bench-elicitation
+
+# Next-unit latency per strategy: 100 systems, 10,000 items a study, model state warm in Redis,
+# the real lease service timed for uniform, active-bt and crowd-bt (own database, dropped
+# afterwards). Writes bench/results/strategy_latency.{md,json}. BENCH_STRAT_ARGS passes options.
+BENCH_STRAT_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/trenchcoat_bench_strat
+bench-strategy-latency: install
+	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 BENCH_STRAT_DATABASE_URL=$(BENCH_STRAT_DATABASE_URL) $(BIN)/python bench/bench_strategy_latency.py $(BENCH_STRAT_ARGS)
+
+.PHONY: bench-strategy-latency

@@ -2,16 +2,18 @@
 systems and 10,000 items on PostgreSQL, model state warm in Redis, many annotators asking
 for their next unit through the real service (`assignment_next_for_annotator`, in process).
 
-The study is built with COPY in a database of its own (BENCH_STRAT_DATABASE_URL, default
-postgres://postgres@127.0.0.1:5432/trenchcoat_bench_strat), created and dropped by this
-script (--keep keeps it, --reuse runs on a kept one): every item has candidates from 4 of
-the 100 systems, so 6 pair units (60,000 units), and a history of 20,000 judgments from
-200 annotators. For each strategy the study is switched to it, its model state is refitted
-once (the real refit task's service, timed, written to the cache), and then requests are
-timed one after another for annotators in turn. Each leased unit is handed back at once
-(outside the timing), so the pool stays the same size; refits are not queued while timing
-(they run in a Celery worker, never in the request). Cache: Redis (REDIS_URL, default
-redis://127.0.0.1:6379/0) under a key prefix of its own, as in production.
+The studies are built with COPY in a database of their own (BENCH_STRAT_DATABASE_URL,
+default postgres://postgres@127.0.0.1:5432/trenchcoat_bench_strat), created and dropped by
+this script (--keep keeps it, --reuse runs on a kept one): one study per strategy, each of
+10,000 items whose candidates come from 4 of the 100 systems (6 pair units an item, 60,000
+units) and a history of 20,000 judgments by 200 annotators. Each active strategy's model
+state is refitted once (the refit task's service, timed, written to the cache), and the
+process's memory of candidates' systems and lengths is filled as a long-running worker's
+would be. Then requests are timed in rounds, one per strategy in a rotating order (the
+load of a shared machine falls on all alike), annotators in turn; each leased unit is
+handed back at once, outside the timing, so pools stay the same; refits are not queued
+while timing (they run in a Celery worker, never in the request). Cache: Redis (REDIS_URL,
+default redis://127.0.0.1:6379/0) under a key prefix of its own, as in production.
 
     python bench/bench_strategy_latency.py [--requests 400] [--strategies uniform,active-bt,crowd-bt] [--keep] [--reuse]
 """
@@ -56,8 +58,8 @@ def _admin(url: str, sql: str) -> None:
         conn.execute(sql.format(name=name))
 
 
-def build(systems: int, items: int, per_item: int, history: int, annotators: int, seed: int = 1) -> dict:
-    """The study, in bulk, and a judged history of `history` units (one judgment each)."""
+def build(slug: str, strategy: str, users, systems: int, items: int, per_item: int, history: int, seed: int = 1) -> dict:
+    """One study, in bulk, and a judged history of `history` units (one judgment each)."""
     from django.contrib.auth import get_user_model
     from django.db import connection, transaction
     from django.utils import timezone
@@ -66,22 +68,22 @@ def build(systems: int, items: int, per_item: int, history: int, annotators: int
     from annotation.services import study_create
 
     rng = random.Random(seed)
-    User = get_user_model()
-    owner = User.objects.create_user("bench-owner")
-    users = User.objects.bulk_create([User(username=f"bench-a{i}") for i in range(annotators)])
-    study = study_create(owner=owner, spec={"slug": SLUG, "name": "Benchmark: next-unit latency", "task_type": "pairwise",
+    annotators = len(users)
+    owner = get_user_model().objects.get(username="bench-owner")
+    study = study_create(owner=owner, spec={"slug": slug, "name": f"Benchmark: next-unit latency, {strategy}", "task_type": "pairwise",
                                             "task_config": {"allow_tie": True}, "redundancy": 3, "status": "live",
-                                            "instructions": "Which answer is better?"})
-    StudyMembership.objects.bulk_create([StudyMembership(study=study, user=u, role="annotator") for u in users])
+                                            "instructions": "Which answer is better?", "strategy": {"name": strategy, "params": {}}})
+    first = {m: (m._default_manager.order_by("-id").values_list("id", flat=True).first() or 0) for m in (Item, Candidate, Unit, Assignment, Annotation)}
+    o_item, o_cand, o_unit, o_asg = first[Item], first[Candidate], first[Unit], first[Assignment]
     strength = [rng.gauss(0, 1) for _ in range(systems)]
     now = timezone.now().isoformat()
     t0 = time.perf_counter()
     cands, units = [], []
     for it in range(1, items + 1):
         chosen = rng.sample(range(systems), per_item)
-        ids = [per_item * (it - 1) + k + 1 for k in range(per_item)]
-        cands += [(cid, it, f"sys-{s:03d}", k) for k, (cid, s) in enumerate(zip(ids, chosen, strict=True))]
-        units += [(it, a, b) for a, b in combinations(ids, 2)]
+        ids = [o_cand + per_item * (it - 1) + k + 1 for k in range(per_item)]
+        cands += [(cid, o_item + it, f"sys-{s:03d}", k) for k, (cid, s) in enumerate(zip(ids, chosen, strict=True))]
+        units += [(o_item + it, a, b) for a, b in combinations(ids, 2)]
     system_of = {cid: int(name[4:]) for cid, _, name, _ in cands}
     judged = rng.sample(range(len(units)), history)
     with transaction.atomic(), connection.cursor() as wrapper:
@@ -93,12 +95,12 @@ def build(systems: int, items: int, per_item: int, history: int, annotators: int
                     cp.write_row(row)
 
         copy(Item, ["id", "study_id", "external_id", "prompt", "reference", "doc_id", "seg_id", "meta", "created_at"],
-             ((it, study.pk, f"item-{it}", json.dumps(f"Prompt {it}"), "", "", "", "{}", now) for it in range(1, items + 1)))
+             ((o_item + it, study.pk, f"item-{it}", json.dumps(f"Prompt {it}"), "", "", "", "{}", now) for it in range(1, items + 1)))
         copy(Candidate, ["id", "item_id", "system", "text", "judges", "position"],
              ((cid, it, name, f"Answer {cid} " + "word " * rng.randint(20, 120), "{}", k) for cid, it, name, k in cands))
         taken = set(judged)
         copy(Unit, ["id", "study_id", "item_id", "candidate_ids", "kind", "gold", "n_done", "n_taken", "rand"],
-             ((u + 1, study.pk, it, json.dumps([a, b]), "regular", None, int(u in taken), int(u in taken), rng.random())
+             ((o_unit + u + 1, study.pk, it, json.dumps([a, b]), "regular", None, int(u in taken), int(u in taken), rng.random())
               for u, (it, a, b) in enumerate(units)))
         plan = []
         for n, u in enumerate(judged, 1):
@@ -108,7 +110,8 @@ def build(systems: int, items: int, per_item: int, history: int, annotators: int
             draw = rng.random()
             choice = "tie" if draw < 0.1 else (a if rng.random() < p else b)
             order = [a, b] if rng.random() < 0.5 else [b, a]
-            plan.append((n, u + 1, it, users[n % annotators].pk, json.dumps(order), json.dumps({"choice": choice, "rationale": ""})))
+            plan.append((o_asg + n, o_unit + u + 1, it, users[n % annotators].pk, json.dumps(order),
+                         json.dumps({"choice": choice, "rationale": ""})))
         copy(Assignment, ["id", "study_id", "unit_id", "annotator_id", "status", "strategy", "propensity", "display_order", "created_at",
                           "expires_at", "submitted_at"],
              ((n, study.pk, u, ann, "submitted", "uniform", 0.005, order, now, now, now) for n, u, _, ann, order, _ in plan))
@@ -120,8 +123,7 @@ def build(systems: int, items: int, per_item: int, history: int, annotators: int
             table = model._meta.db_table
             cur.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
     Study.objects.filter(pk=study.pk).update(n_units=len(units))
-    with connection.cursor() as cur:
-        cur.execute("ANALYZE")
+    StudyMembership.objects.bulk_create([StudyMembership(study=study, user=u, role="annotator") for u in users])
     return {"systems": systems, "items": items, "units": len(units), "history": history, "annotators": annotators,
             "build_seconds": round(time.perf_counter() - t0, 1)}
 
@@ -134,49 +136,65 @@ def _percentiles(ms: list[float]) -> dict:
             "p99": float(np.percentile(a, 99)), "max": float(a.max())}
 
 
-def measure(strategy: str, requests: int, warmup: int) -> dict:
-    """Switch the study to `strategy`, refit its state once, then time next-unit requests."""
+def prepare(strategy: str) -> dict:
+    """The strategy's study with its model state refitted once (timed) and cached; the
+    process's memory of candidates filled as a long-running worker's would be."""
+    from annotation.models import Candidate, Study
+    from elicitation import model_state, services
+    from elicitation.strategies import get_strategy
+
+    study = Study.objects.get(slug=f"{SLUG}-{strategy}")
+    out = {"strategy": strategy, "study": study, "refit_seconds": None, "state_bytes": 0, "state_systems": 0}
+    if getattr(get_strategy(strategy), "needs_state", False):
+        t0 = time.perf_counter()
+        entry = model_state.study_state_refit(study_id=study.pk)
+        out["refit_seconds"] = time.perf_counter() - t0
+        out["state_bytes"] = len(pickle.dumps(entry["state"], protocol=pickle.HIGHEST_PROTOCOL))
+        cached = model_state.cached_state(study)
+        out["state_systems"] = len((cached.state.get("system") or {}).get("players", ()))
+        if not cached.reachable or out["state_systems"] == 0:
+            raise SystemExit(f"{strategy}: no warm model state in the cache (reachable={cached.reachable})")
+    if getattr(get_strategy(strategy), "needs_candidates", False):
+        services._candidate_info(study, list(Candidate.objects.filter(item__study=study).values_list("id", flat=True)), False)
+    return out
+
+
+def measure(strategies: list[str], requests: int, warmup: int) -> list[dict]:
+    """Next-unit requests in rounds, one per strategy in a rotating order, so that the
+    load of a shared machine falls on every strategy alike."""
     from django.contrib.auth import get_user_model
     from django.core.cache import cache
     from django.db.models import F
 
-    from annotation.models import Assignment, Study, Unit
-    from annotation.services import study_update
+    from annotation.models import Assignment, Unit
     from elicitation import model_state
     from elicitation.services import assignment_next_for_annotator
 
-    study = Study.objects.get(slug=SLUG)
-    study = study_update(study=study, changes={"strategy": {"name": strategy, "params": {}}})
-    refit_seconds, state_bytes, players = None, 0, 0
-    if strategy != "uniform":
-        t0 = time.perf_counter()
-        entry = model_state.study_state_refit(study_id=study.pk)
-        refit_seconds = time.perf_counter() - t0
-        state_bytes = len(pickle.dumps(entry["state"], protocol=pickle.HIGHEST_PROTOCOL))
-        cached = model_state.cached_state(study)
-        players = len((cached.state.get("system") or {}).get("players", ()))
-        if not cached.reachable or players == 0:
-            raise SystemExit(f"{strategy}: no warm model state in the cache (reachable={cached.reachable})")
+    prepared = [prepare(name) for name in strategies]
     users = list(get_user_model().objects.filter(username__startswith="bench-a").order_by("id"))
     # refits run in a worker, not in the request: keep them from being queued while timing
     model_state.REFIT_EVERY, model_state.REFIT_AFTER_SECONDS = 10**9, float("inf")
-    times = []
+    times: dict[str, list[float]] = {p["strategy"]: [] for p in prepared}
     for n in range(warmup + requests):
         user = users[n % len(users)]
-        t0 = time.perf_counter()
-        assignment = assignment_next_for_annotator(study=study, user=user)
-        elapsed = (time.perf_counter() - t0) * 1000
-        if assignment is None:
-            raise SystemExit(f"{strategy}: no unit for {user.username}")
-        # hand it back (as an expired lease would be), outside the timing
-        Assignment.objects.filter(pk=assignment.pk).update(status=Assignment.Status.EXPIRED)
-        Unit.objects.filter(pk=assignment.unit_id).update(n_taken=F("n_taken") - 1)
-        if n >= warmup:
-            times.append(elapsed)
-    chosen = Assignment.objects.filter(study=study, strategy=strategy, status=Assignment.Status.EXPIRED)
-    cache.delete(model_state.state_key(study.pk))
-    return {"strategy": strategy, "latency_ms": _percentiles(times), "refit_seconds": refit_seconds, "state_bytes": state_bytes,
-            "state_systems": players, "leases": chosen.count()}
+        for p in prepared[n % len(prepared):] + prepared[: n % len(prepared)]:
+            t0 = time.perf_counter()
+            assignment = assignment_next_for_annotator(study=p["study"], user=user)
+            elapsed = (time.perf_counter() - t0) * 1000
+            if assignment is None:
+                raise SystemExit(f"{p['strategy']}: no unit for {user.username}")
+            # hand it back (as an expired lease would be), outside the timing
+            Assignment.objects.filter(pk=assignment.pk).update(status=Assignment.Status.EXPIRED)
+            Unit.objects.filter(pk=assignment.unit_id).update(n_taken=F("n_taken") - 1)
+            if n >= warmup:
+                times[p["strategy"]].append(elapsed)
+    out = []
+    for p in prepared:
+        study = p.pop("study")
+        p["leases"] = Assignment.objects.filter(study=study, status=Assignment.Status.EXPIRED).count()
+        cache.delete(model_state.state_key(study.pk))
+        out.append({**p, "latency_ms": _percentiles(times[p["strategy"]])})
+    return out
 
 
 def markdown(report: dict) -> str:
@@ -188,14 +206,17 @@ def markdown(report: dict) -> str:
         (f"{report['when']} · commit {report['commit']} · {report['machine']} · `make bench-strategy-latency` "
          f"(bench/bench_strategy_latency.py) · load average before: {report['load_before']}, after: {report['load_after']}"),
         "",
-        (f"A pairwise study of {s['systems']} systems and {s['items']:,} items (candidates from 4 systems each: "
-         f"{s['units']:,} pair units, redundancy 3), {s['history']:,} judgments already made by {s['annotators']} annotators, "
-         "on PostgreSQL with the model state in Redis. Each strategy's state is refitted once (timed: the refit task's work), "
-         f"then {report['requests']} next-unit requests (after {report['warmup']} not timed) go through "
-         "`elicitation.services.assignment_next_for_annotator` in process, one after another, annotators in turn; "
-         "each leased unit is handed back outside the timing. The time is the whole service call: membership lock, "
-         "held-lease check, cache read of the state, the pool query (200 eligible units), the strategy's choice, "
-         "the conditional lease update and the assignment insert."),
+        (f"One pairwise study per strategy, each of {s['systems']} systems and {s['items']:,} items (candidates from 4 "
+         f"systems each: {s['units']:,} pair units, redundancy 3) with {s['history']:,} judgments already made by "
+         f"{s['annotators']} annotators, on PostgreSQL with the model state in Redis. Each strategy's state is refitted "
+         f"once (timed: the refit task's work, in a worker), then {report['requests']} next-unit requests per strategy "
+         f"(after {report['warmup']} not timed) go through `elicitation.services.assignment_next_for_annotator` in "
+         "process, in rounds of one request per strategy (rotating order, so that the load of the shared machine falls "
+         "on all alike); each leased unit is handed back outside the timing. The time is the whole service call: "
+         "membership lock, held-lease check, cache read of the state, the pool query (uniform: 16 units; the active "
+         "strategies: 200, to choose from), the strategy's choice, the conditional lease update and the assignment "
+         "insert, and after commit the lease count in Redis. Candidates' systems and lengths come from the process's "
+         "memory (filled before timing, as in a worker that has served the study for a while)."),
         "",
         "| strategy | p50 ms | p95 ms | p99 ms | mean ms | max ms | ×uniform p50 | ×uniform p95 | refit s | state KB |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
@@ -246,23 +267,29 @@ def main() -> int:
     try:
         from django.core.management import call_command
 
-        study = None
         if not args.reuse:
+            from django.contrib.auth import get_user_model
+            from django.db import connection
+
             call_command("migrate", "--noinput", verbosity=0)
-            study = build(args.systems, args.items, 4, args.history, args.annotators)
-            print(json.dumps(study), file=sys.stderr)
+            User = get_user_model()
+            User.objects.create_user("bench-owner")
+            users = User.objects.bulk_create([User(username=f"bench-a{i}") for i in range(args.annotators)])
+            for n, name in enumerate(strategies):
+                study = build(f"{SLUG}-{name}", name, users, args.systems, args.items, 4, args.history, seed=1 + n)
+                print(json.dumps({"strategy": name, **study}), file=sys.stderr)
+            with connection.cursor() as cur:
+                cur.execute("ANALYZE")
         else:
             from annotation.models import Study
 
-            s = Study.objects.get(slug=SLUG)
+            s = Study.objects.get(slug=f"{SLUG}-{strategies[0]}")
             study = {"systems": args.systems, "items": s.items.count(), "units": s.units.count(),
                      "history": s.annotations.count(), "annotators": args.annotators, "build_seconds": None}
         load_before = os.getloadavg()[0]
-        results = []
-        for name in strategies:
-            r = measure(name, args.requests, args.warmup)
+        results = measure(strategies, args.requests, args.warmup)
+        for r in results:
             print(json.dumps(r), file=sys.stderr)
-            results.append(r)
         load_after = os.getloadavg()[0]
     finally:
         from django.db import connections
