@@ -21,7 +21,7 @@ import numpy as np
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
-from annotation.models import Candidate, Study, StudyMembership
+from annotation.models import Annotation, Candidate, Study, StudyMembership, Unit
 from annotation.services import annotation_submit, items_import, study_create
 from elicitation.model_state import study_judgments
 from elicitation.services import assignment_next_for_annotator
@@ -34,6 +34,7 @@ from elicitation.simulation import (
     evaluate,
     make_world,
     population_truth,
+    report_fit,
     respond,
 )
 from elicitation.state import A_WINS, B_WINS
@@ -146,7 +147,7 @@ def run_db(
             if t % checkpoint_every == 0:
                 judgments = study_judgments(study)
                 ranking = estimate(kind, judgments)
-                report = ranking if kind == "bt" else estimate("bt", judgments)
+                report = report_fit(strategy, judgments, _propensities(study, len(judgments)))
                 run.checkpoints.append(evaluate(ranking, report, world, truth, t))
     return run, study
 
@@ -182,3 +183,19 @@ def simulation_run_db(
                     study.delete()
                     get_user_model().objects.filter(id__in=[*members, owner_id], username__startswith="sim-").delete()
     return out
+
+
+def _propensities(study: Study, n: int) -> list[float]:
+    """The logged propensity of each judgment `study_judgments` returns (same rows, same
+    order: one pairwise choice per current annotation of a regular unit, excluded
+    annotators left out)."""
+    excluded = StudyMembership.objects.filter(study=study, excluded=True).values("user_id")
+    values = list(
+        Annotation.objects.filter(study=study, unit__kind=Unit.Kind.REGULAR, superseded_by__isnull=True)
+        .exclude(annotator_id__in=excluded)
+        .order_by("id")
+        .values_list("propensity", flat=True)
+    )
+    if len(values) != n:
+        raise AssertionError(f"{len(values)} propensities for {n} judgments")
+    return values
