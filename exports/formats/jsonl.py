@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import json
+from json.encoder import c_make_encoder, encode_basestring
 from pathlib import Path
 from typing import Any, TextIO
 
 # One encoder for every line: json.dumps with keyword arguments builds a new encoder per call.
-_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False).encode
+_encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False)
+_encode = _encoder.encode
+if c_make_encoder is not None:
+    # JSONEncoder.encode builds this C encoder anew on every call; build it once. Same
+    # arguments as JSONEncoder.iterencode gives it, so the same text (tests/unit/test_export_formats.py).
+    _c_encode = c_make_encoder(None, _encoder.default, encode_basestring, None, ":", ",", False, False, True)
+
+    def _encode(value: Any, _join="".join, _c=_c_encode) -> str:
+        return _join(_c(value, 0))
 
 
 def open_jsonl(path: Path) -> TextIO:

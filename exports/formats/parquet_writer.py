@@ -27,8 +27,12 @@ ARROW_TYPES: Mapping[str, pa.DataType] = {
     "json": pa.string(),
 }
 
-ROWS_PER_GROUP = 10_000
-BYTES_PER_GROUP = 16 << 20
+# Bounds of one row group, the most rows held at once. Smaller groups barely change speed
+# or size (a million trl-preference rows: 197 MB of Parquet either way) but lower the peak.
+ROWS_PER_GROUP = 5_000
+BYTES_PER_GROUP = 8 << 20
+# (config/settings.py makes the C allocator pyarrow's default: it gives the buffers of flushed
+# row groups back, where mimalloc keeps them.)
 
 
 def _size(value: Any) -> int:

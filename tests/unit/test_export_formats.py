@@ -18,6 +18,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from exports.formats import FormatError, all_exporters, get_exporter
 from exports.formats.splits import Splitter, prompt_key
@@ -475,3 +477,22 @@ def test_streaming_agreement_equals_prefstats_on_the_same_judgments():
     for column in scores.T:
         interval.add([v for v in column if not np.isnan(v)])
     assert interval.alpha() == pytest.approx(krippendorff_alpha(scores, "interval"))
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True, allow_infinity=True) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@given(JSON_VALUES)
+def test_the_jsonl_encoder_writes_what_json_writes(value):
+    """exports.formats.jsonl keeps one C encoder instead of JSONEncoder.encode's one per call:
+    the text must stay json's, to the byte."""
+    from exports.formats import jsonl
+
+    reference = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False).encode(value)
+    assert jsonl._encode(value) == reference
+    if isinstance(value, dict) and value:
+        assert jsonl.fragment(value) == reference[1:-1]

@@ -4,6 +4,7 @@ row groups, pairwise skip / points, options."""
 from __future__ import annotations
 
 import csv
+import dataclasses
 import math
 
 import pytest
@@ -109,7 +110,7 @@ def test_parquet_streams_in_row_groups(tmp_path):
 
     def many(n):  # a long stream, generated lazily
         for i in range(n):
-            yield template.__class__(**{**template.__dict__, "unit_id": i, "annotation_id": i})
+            yield dataclasses.replace(template, unit_id=i, annotation_id=i)
 
     summary = EXPORTER.write(many(2500), tmp_path, base.ctx(file_format="parquet", row_group_size=1000))
     assert summary.counts["rows"] == 2500 * 4
