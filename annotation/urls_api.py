@@ -2,7 +2,7 @@ from django.urls import include, path
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.throttling import AnonRateThrottle
 
-from annotation import api, api_report
+from annotation import api, api_judgments, api_report
 from exports import api as exports_api
 
 
@@ -21,6 +21,7 @@ urlpatterns = [
     path("studies/", api.StudyListCreateApi.as_view(), name="api-studies"),
     path("studies/<slug:slug>/", api.StudyDetailApi.as_view(), name="api-study"),
     path("studies/<slug:slug>/items/", api.ItemUploadApi.as_view(), name="api-study-items"),
+    path("studies/<slug:slug>/judgments/", api_judgments.StudyJudgmentsApi.as_view(), name="api-study-judgments"),
     path("studies/<slug:slug>/progress/", api.StudyProgressApi.as_view(), name="api-study-progress"),
     path("studies/<slug:slug>/report/", api_report.StudyReportApi.as_view(), name="api-study-report"),
     path("studies/<slug:slug>/invite/", api.StudyInviteApi.as_view(), name="api-study-invite"),

@@ -24,6 +24,7 @@ EXPECTED = {
     "api-studies": ("get", AUTHENTICATED),
     "api-study": ("get", MANAGERS),
     "api-study-items": ("post", MANAGERS),
+    "api-study-judgments": ("post", MANAGERS),
     "api-study-progress": ("get", MANAGERS),
     "api-study-report": ("get", MANAGERS),
     "api-study-invite": ("get", MANAGERS),
