@@ -807,18 +807,20 @@ class _HumanSystems:
 
 def _robust_intervals(fit: ps.BTFit, i, j, y, w, clusters: dict[str, np.ndarray], covariates=None):
     """(low, high, covariance, description) of the scores and coefficients: the cluster-robust
-    covariance (CV3, one-step cluster jackknife) over the ways with enough clusters, with
+    covariance (CV3, one-step cluster jackknife, where affordable) over the ways with enough clusters, with
     t critical values on G - 1 degrees of freedom. Honest where the model-based (Laplace)
     intervals are not: judgments of one item share its noise, one annotator's share their
     reliability, and 1/propensity weights of actively sampled judgments are uneven."""
     names = [name for name, c in clusters.items() if ps.usable_ways([c])]
     ways = [clusters[name] for name in names] or None
-    cov = ps.robust_covariance(fit, i, j, y, ways, w, covariates, jackknife=True)
+    jackknife = ps.jackknife_affordable(ways, i.size, fit.hessian.shape[0])
+    cov = ps.robust_covariance(fit, i, j, y, ways, w, covariates, jackknife=jackknife)
     crit = ps.robust_critical_value(ways, i.size, LEVEL)
     est = np.concatenate([fit.scores, fit.coef])
     se = np.sqrt(np.clip(np.diag(cov)[: est.size], 0, None))
     by = " and by ".join(names) if names else "judgment (too few items and annotators to cluster)"
-    what = f"cluster-robust (CV3 jackknife sandwich) 95% intervals, clustered by {by}, t with {crit:.2f} as critical value"
+    kind = "CV3 jackknife sandwich" if jackknife else "CV1 sandwich; CV3 would be too slow at this size"
+    what = f"cluster-robust ({kind}) 95% intervals, clustered by {by}, t with {crit:.2f} as critical value"
     return est - crit * se, est + crit * se, cov, what
 
 

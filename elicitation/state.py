@@ -33,6 +33,7 @@ import numpy as np
 from prefstats.bt import (
     covariance,
     fit_bt,
+    jackknife_affordable,
     predict_proba,
     robust_covariance,
     robust_critical_value,
@@ -124,7 +125,8 @@ def fit_systems(
     95% critical value (t with G - 1 degrees of freedom, G the number of annotators or of
     items, whichever is smaller): the intervals to report, which stay honest when BT is
     only an approximation and when 1/propensity weights are uneven. A way with fewer than
-    `prefstats.bt.MIN_CLUSTERS` clusters (three expert annotators) is left out."""
+    `prefstats.bt.MIN_CLUSTERS` clusters (three expert annotators) is left out; CV1 where
+    CV3 would be too slow (`prefstats.jackknife_affordable`)."""
     if not judgments:
         return None
     players = sorted({j.system_a for j in judgments} | {j.system_b for j in judgments})
@@ -141,7 +143,8 @@ def fit_systems(
             np.fromiter((j.item_id for j in judgments), dtype=np.int64, count=len(judgments)),
             np.fromiter((j.annotator_id for j in judgments), dtype=np.int64, count=len(judgments)),
         )) or None  # too few items and annotators: every judgment its own cluster
-        full = robust_covariance(fit, i, jj, y, ways, w, x[:, None], jackknife=True)
+        jackknife = jackknife_affordable(ways, len(judgments), fit.hessian.shape[0])
+        full = robust_covariance(fit, i, jj, y, ways, w, x[:, None], jackknife=jackknife)
         block["cov_robust"] = _centre(full[:k, :k])
         block["crit"] = robust_critical_value(ways, len(judgments))
     return block

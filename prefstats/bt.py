@@ -287,7 +287,8 @@ def comparison_scores(
 
 
 def _comparison_terms(fit, i, j, outcome, weights, covariates, hessians: bool):
-    """(scores (n, dim), per-comparison Hessians of -log-likelihood (n, dim, dim) or None)."""
+    """(scores (n, dim), the pieces of each comparison's Hessian of -log-likelihood or None:
+    see `_hessian_rows`)."""
     k = fit.n_players
     i, j, y, w, x = _check(i, j, outcome, k, weights, covariates)
     p = fit.coef.shape[0]
@@ -309,13 +310,38 @@ def _comparison_terms(fit, i, j, outcome, weights, covariates, hessians: bool):
     if not hessians:
         return scores, None
     h_dd = w * ((pi + pj) - (pi - pj) ** 2) / 4.0
-    hess = h_dd[:, None, None] * a[:, :, None] * a[:, None, :]
-    if gamma is not None:
-        h_dg = -w * (pi - pj) * pt / 2.0
-        hess[:, :, -1] += h_dg[:, None] * a
-        hess[:, -1, :] += h_dg[:, None] * a
-        hess[:, -1, -1] += w * pt * (1.0 - pt)
-    return scores, hess
+    if gamma is None:
+        return scores, (a, h_dd, None, None)
+    return scores, (a, h_dd, -w * (pi - pj) * pt / 2.0, w * pt * (1.0 - pt))
+
+
+def _hessian_rows(parts, rows) -> np.ndarray:
+    """The Hessians (len(rows), dim, dim) of these comparisons, from their margin gradient
+    a, d2/dd2, d2/dd dgamma and d2/dgamma2 (made on demand: n x dim x dim at once would not
+    fit in memory for big studies)."""
+    a, h_dd, h_dg, h_gg = parts
+    a = a[rows]
+    hess = h_dd[rows, None, None] * a[:, :, None] * a[:, None, :]
+    if h_dg is not None:
+        hess[:, :, -1] += h_dg[rows, None] * a
+        hess[:, -1, :] += h_dg[rows, None] * a
+        hess[:, -1, -1] += h_gg[rows]
+    return hess
+
+
+JACKKNIFE_FLOPS = 1e8  # above this estimated cost (about a second) `jackknife_affordable` says no
+JACKKNIFE_BLOCK_CELLS = 1 << 22  # numbers in the per-cluster Hessians held at once (32 MB)
+
+
+def jackknife_affordable(clusters, n: int, dim: int) -> bool:
+    """Whether CV3 (``robust_covariance(..., jackknife=True)``) is cheap enough here: it
+    solves a dim x dim system per cluster (and per cluster of each intersection of ways),
+    so 100 systems and 10,000 items are ~10^10 operations, a million judgments of 8 systems
+    ~10^9. Where it is not affordable, CV1 is close
+    anyway: with many clusters none carries much of the information."""
+    ways = _ways(clusters, n)
+    count = sum(np.unique(np.asarray(c)).size for c in ways) + (n if len(ways) > 1 else 0)
+    return count * dim**3 + len(ways) * n * dim**2 <= JACKKNIFE_FLOPS
 
 
 def robust_covariance(
@@ -347,7 +373,7 @@ def robust_covariance(
     carries much of the information about some parameter (a heavily weighted comparison,
     an item that alone links two systems) gets its full influence, which CV1 understates;
     recommended when a few clusters or weights dominate."""
-    scores, hess = _comparison_terms(fit, i, j, outcome, weights, covariates, hessians=jackknife)
+    scores, parts = _comparison_terms(fit, i, j, outcome, weights, covariates, hessians=jackknife)
     n, dim = scores.shape
     codes = []
     for c in _ways(clusters, n):
@@ -363,7 +389,7 @@ def robust_covariance(
             label = codes[subset[0]]
             for m in subset[1:]:  # the intersection of several ways: pairs of labels
                 label = np.unique(np.stack([label, codes[m]], axis=1), axis=0, return_inverse=True)[1].ravel()
-            cov += (-1) ** (r + 1) * _cluster_term(scores, hess, label, fit.hessian, inv)
+            cov += (-1) ** (r + 1) * _cluster_term(scores, parts, label, fit.hessian, inv)
     cov = (cov + cov.T) / 2.0
     if len(codes) > 1:
         vals, vecs = np.linalg.eigh(cov)
@@ -374,19 +400,32 @@ def robust_covariance(
     return t @ cov @ t.T
 
 
-def _cluster_term(scores, hess, label, h, inv) -> np.ndarray:
-    """One way's covariance: CV1 (hess None) or CV3."""
+def _cluster_term(scores, parts, label, h, inv) -> np.ndarray:
+    """One way's covariance: CV1 (parts None) or CV3, the latter a block of clusters at a
+    time so that memory stays bounded whatever the number of comparisons."""
     dim = scores.shape[1]
     g = int(label.max()) + 1 if label.size else 0
     if g < 2:
         return np.zeros((dim, dim))
     sums = np.stack([np.bincount(label, scores[:, c], g) for c in range(dim)], axis=1)
-    if hess is None:
+    if parts is None:
         return g / (g - 1) * (inv @ (sums.T @ sums) @ inv)
-    h_g = np.zeros((g, dim, dim))
-    np.add.at(h_g, label, hess)
-    u = np.linalg.solve(h[None, :, :] - h_g, sums[:, :, None])[:, :, 0]
-    return (g - 1) / g * (u.T @ u)
+    order = np.argsort(label, kind="stable")
+    starts = np.concatenate(([0], np.cumsum(np.bincount(label, minlength=g))))
+    budget = max(1, JACKKNIFE_BLOCK_CELLS // (dim * dim))  # matrices held at once
+    out = np.zeros((dim, dim))
+    g0 = 0
+    while g0 < g:
+        g1 = min(g, g0 + budget)
+        h_g = np.zeros((g1 - g0, dim, dim))
+        rows = order[starts[g0] : starts[g1]]
+        for r0 in range(0, rows.size, budget):
+            chunk = rows[r0 : r0 + budget]
+            np.add.at(h_g, label[chunk] - g0, _hessian_rows(parts, chunk))
+        u = np.linalg.solve(h[None, :, :] - h_g, sums[g0:g1, :, None])[:, :, 0]
+        out += u.T @ u
+        g0 = g1
+    return (g - 1) / g * out
 
 
 def _ways(clusters, n: int) -> list[np.ndarray]:

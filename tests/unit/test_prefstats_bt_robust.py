@@ -14,9 +14,11 @@ from scipy import stats
 
 from prefstats.bt import (
     _comparison_terms,
+    _hessian_rows,
     comparison_scores,
     covariance,
     fit_bt,
+    jackknife_affordable,
     robust_covariance,
     robust_critical_value,
     student_t_quantile,
@@ -108,8 +110,35 @@ def test_per_comparison_hessians_add_up_to_the_fit_hessian():
     i, j, y, _ = clustered(6, ties=True)
     x = np.random.default_rng(7).choice([-1.0, 1.0], (i.size, 1))
     fit = fit_bt(i, j, y, 5, covariates=x, alpha=0.01)
-    _, hess = _comparison_terms(fit, i, j, y, None, x, hessians=True)
+    _, parts = _comparison_terms(fit, i, j, y, None, x, hessians=True)
+    hess = _hessian_rows(parts, np.arange(i.size))
     np.testing.assert_allclose(hess.sum(axis=0) + 0.01 * np.eye(fit.hessian.shape[0]), fit.hessian, atol=1e-8)
+
+
+def test_jackknife_in_small_blocks_is_the_same(monkeypatch):
+    import prefstats.bt as bt
+
+    i, j, y, g = clustered(18, ties=True)
+    x = np.random.default_rng(19).choice([-1.0, 1.0], (i.size, 1))
+    fit = fit_bt(i, j, y, 5, covariates=x, alpha=0.01)
+    whole = robust_covariance(fit, i, j, y, g, covariates=x, jackknife=True)
+    real_solve = np.linalg.solve
+    calls = []
+
+    def counting_solve(a, b):
+        calls.append(a.shape[0])
+        return real_solve(a, b)
+
+    monkeypatch.setattr(bt.np.linalg, "solve", counting_solve)
+    monkeypatch.setattr(bt, "JACKKNIFE_BLOCK_CELLS", 3 * 7 * 7)  # 7 x 7 Hessians: blocks of 3 clusters, rows 3 at a time
+    np.testing.assert_allclose(robust_covariance(fit, i, j, y, g, covariates=x, jackknife=True), whole, rtol=1e-10, atol=1e-14)
+    assert calls and max(calls) <= 3
+
+
+def test_jackknife_affordable_by_size():
+    big = np.arange(10_000)
+    assert jackknife_affordable([big % 200, big % 20], 5_000, 12)  # the benchmark's size
+    assert not jackknife_affordable([big, big % 200], 10_000, 101)
 
 
 def test_jackknife_is_close_to_real_leave_one_cluster_out_refits():
