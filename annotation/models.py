@@ -33,6 +33,9 @@ class Study(models.Model):
     strategy_params = models.JSONField(default=dict)
     quality = models.JSONField(default=dict)
     crowd = models.JSONField(default=dict, blank=True)
+    # System-level judge scores imported as such (a corpus BLEU, a leaderboard score): judge ->
+    # {system: score}. Segment-level scores ride on the candidates (Candidate.judges).
+    judge_system_scores = models.JSONField(default=dict, blank=True)
     # Regular units, kept by the services that create them: the progress shown with every
     # unit must not count a million rows.
     n_units = models.PositiveIntegerField(default=0)
