@@ -16,14 +16,21 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 
 @pytest.fixture(scope="session")
-def browser():
+def playwright_driver():
+    """The one Playwright of the session (its sync API runs an event loop: a second one at the
+    same time is refused), for every browser the tests launch."""
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} is missing: install the Debian chromium package to run the browser tests")
     sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright Python package is not installed")
     with sync_api.sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
-        yield instance
-        instance.close()
+        yield playwright
+
+
+@pytest.fixture(scope="session")
+def browser(playwright_driver):
+    instance = playwright_driver.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
+    yield instance
+    instance.close()
 
 
 @pytest.fixture

@@ -27,18 +27,14 @@ SCREENSHOT = "/tmp/trenchcoat-mturk-frame.png"
 
 
 @pytest.fixture(scope="module")
-def turk_browser():
+def turk_browser(playwright_driver):
     """Chromium whose Local Network Access checks are off: a page that Playwright serves
     counts as public, and one may frame a local page only with the user's permission (in real
-    use MTurk and Trenchcoat are both public sites)."""
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is missing: install the Debian chromium package to run the browser tests")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright Python package is not installed")
-    with sync_api.sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=[
-            *ARGS, "--disable-features=LocalNetworkAccessChecks,BlockInsecurePrivateNetworkRequests,PrivateNetworkAccessSendPreflights"])
-        yield instance
-        instance.close()
+    use MTurk and Trenchcoat are both public sites). Launched by the session's Playwright."""
+    instance = playwright_driver.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=[
+        *ARGS, "--disable-features=LocalNetworkAccessChecks,BlockInsecurePrivateNetworkRequests,PrivateNetworkAccessSendPreflights"])
+    yield instance
+    instance.close()
 
 
 @pytest.fixture
