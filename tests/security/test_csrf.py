@@ -12,6 +12,7 @@ from django.test import Client
 from django.urls import reverse
 
 from annotation.models import StudyMembership
+from exports.models import ExportJob
 from tests.factories import PASSWORD, add_annotator, make_study, make_user
 from tests.security.test_page_permissions import EXPECTED, url_for
 
@@ -26,17 +27,19 @@ def owner_client():
     owner = make_user("owner", researcher=True)
     make_user("newcomer")
     study = make_study(owner, slug="main", items=2)
+    failed = ExportJob.objects.create(study=study, format="raw", created_by=owner, status="failed", error="No space left on device")
     client = Client(enforce_csrf_checks=True)
     client.force_login(owner)
-    return client, study
+    return client, study, failed
 
 
 @pytest.mark.parametrize("name", POST_ACTIONS)
 def test_every_page_action_needs_the_csrf_token(owner_client, name):
-    client, study = owner_client
+    client, study, failed = owner_client
     _, payload, _, effect = EXPECTED[name]
-    world = {"token_before": study.invite_token}
-    response = client.post(url_for(name, {"slug": study.slug, "token": study.invite_token}), payload() if payload else {})
+    kwargs = {"slug": study.slug, "token": study.invite_token, "job_id": failed.pk}
+    world = {"token_before": study.invite_token, "kwargs": kwargs}
+    response = client.post(url_for(name, kwargs), payload() if payload else {})
     assert response.status_code == 403, (name, response.status_code)
     if effect is not None:
         assert not effect(world), f"{name} took effect without a CSRF token"
