@@ -77,6 +77,7 @@ class _Data:
     c_sys: np.ndarray  # system code, -1 for attention-check copies
     c_len: np.ndarray
     c_judges: list[dict]
+    judge_system: dict[str, dict[str, float]]  # judge -> {system: score}, imported at system level
     systems: np.ndarray
     item_ext: dict[int, str]
     units: dict[int, tuple]  # id -> (kind, candidate_ids, n_done, n_taken)
@@ -243,6 +244,11 @@ def _load(study: Study) -> _Data:
         c_sys=np.array([sys_code.get(c[2], -1) for c in cands], dtype=np.int64),
         c_len=np.array([c[3] or 0 for c in cands], dtype=float),
         c_judges=[c[4] if isinstance(c[4], dict) else {} for c in cands],
+        judge_system={
+            judge: {s: float(v) for s, v in per.items() if _f(v) is not None}
+            for judge, per in (Study.objects.filter(pk=study.pk).values_list("judge_system_scores", flat=True).first() or {}).items()
+            if isinstance(per, dict)
+        },
         systems=np.array(system_names, dtype=object).astype(str) if system_names else np.zeros(0, dtype=str),
         item_ext=item_ext,
         units=units,
@@ -1044,7 +1050,7 @@ def _bias_scores(ctx: _Ctx) -> dict[str, Any]:
 
 
 def judge_names(d: _Data) -> list[str]:
-    names: set[str] = set()
+    names: set[str] = {judge for judge, per in d.judge_system.items() if per}
     for judges in d.c_judges:
         names.update(k for k, v in judges.items() if _f(v) is not None)
     return sorted(names)
@@ -1222,6 +1228,23 @@ def _judges(ctx: _Ctx, human_sys: _HumanSystems | None) -> dict[str, Any]:
             seg = segment_level(hdiff[has], dm, gweight[has], d.c_item[cm.cand[a[has]]], rng, ctx.n_boot,
                                 unweighted=None if gbase is None else gbase[has], tau_from=(hv, mv), darr=(mv[better], mv[worse]))
         out["segment"].append({"judge": name, "kind": kind, **seg})
+        imported = d.judge_system.get(name)
+        if imported:
+            # system-level scores imported as such: fixed (no judge-side resampling)
+            if pairwise and human_sys is not None:
+                codes, h_est, h_samples, label = human_sys.codes, human_sys.estimate, human_sys.samples, human_sys.label
+            elif not pairwise:
+                gm = me.cluster_bootstrap_means([cm.mean], d.c_sys[cm.cand], d.systems.size, d.c_item[cm.cand], rng, ctx.n_boot)
+                codes = np.flatnonzero(np.bincount(d.c_sys[cm.cand], minlength=d.systems.size) > 0)
+                h_est, h_samples = gm.estimate[0, codes], gm.samples[:, 0, codes]
+                label = f"mean {ctx.primary} score of each system's candidates"
+            else:
+                continue
+            j_est = np.array([imported.get(str(d.systems[c]), np.nan) for c in codes], dtype=float)
+            sysl = system_level(h_est, j_est, h_samples, np.tile(j_est, (len(h_samples), 1)))
+            sysl["scores"] = {str(d.systems[c]): _f(v) for c, v in zip(codes, j_est, strict=True)}
+            out["system"].append({"judge": name, "kind": kind, "human": label, "judge_scores": "imported at system level", **sysl})
+            continue
         if pairwise and human_sys is not None:
             # human: Bradley–Terry scores (bootstrap over comparisons); judge: mean score of
             # each system's judged candidates (bootstrap over items)

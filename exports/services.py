@@ -224,9 +224,9 @@ def _where(exc: FormatError) -> str:
 
 
 def judge_scores_import(*, study: Study, lines: Iterable[str], format_name: str = "csv") -> dict[str, Any]:
-    """Attach judge scores (item_id, system, judge, score) to the study's candidates, all or
-    nothing; a score for an existing judge replaces it. The first bad row raises Invalid
-    naming its line and field."""
+    """Attach judge scores (item_id, system, judge, score) to the study's candidates, or with
+    an empty item_id to its systems (system level), all or nothing; a score for an existing
+    judge replaces it. The first bad row raises Invalid naming its line and field."""
     scores = 0
     judges: set[str] = set()
     try:
@@ -247,7 +247,23 @@ def judge_scores_import(*, study: Study, lines: Iterable[str], format_name: str 
     return {"scores": scores, "judges": sorted(judges)}
 
 
+def _store_system_scores(study: Study, batch) -> None:
+    """System-level scores (no item id): the judge's score of a whole system of the study."""
+    if not batch:
+        return
+    known = set(Candidate.objects.filter(item__study=study, system__in={r.system for r in batch}).values_list("system", flat=True).distinct())
+    locked = Study.objects.select_for_update().only("judge_system_scores").get(pk=study.pk)
+    scores = {judge: dict(per) for judge, per in (locked.judge_system_scores or {}).items()}
+    for record in batch:
+        if record.system not in known:
+            raise FormatError(record.line, "system", f"no candidate of this study comes from {record.system!r}")
+        scores.setdefault(record.judge, {})[record.system] = record.score
+    Study.objects.filter(pk=study.pk).update(judge_system_scores=scores)
+
+
 def _store_scores(study: Study, batch) -> None:
+    _store_system_scores(study, [r for r in batch if not r.item_id])
+    batch = [r for r in batch if r.item_id]
     found: dict[tuple[str, str], Candidate] = {}
     systems: dict[str, list[str]] = {}
     for cand in Candidate.objects.filter(item__study=study, item__external_id__in={r.item_id for r in batch}).select_related("item").only(

@@ -1,6 +1,8 @@
 """Judge scores to attach to existing candidates: one score a row, `item_id, system, judge,
-score`, as CSV (with that header) or JSONL (one object a line). Pure: the service looks the
-candidates up and stores the scores all-or-nothing."""
+score`, as CSV (with that header) or JSONL (one object a line). A row with an empty `item_id`
+(or none, in JSONL) is a system-level score: the judge's score of the whole system (a corpus
+BLEU, a leaderboard score). Pure: the service looks the candidates and systems up and stores
+the scores all-or-nothing."""
 
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ SCORE_FORMATS = ("csv", "jsonl")
 
 @dataclass(frozen=True)
 class JudgeScore:
-    item_id: str
+    item_id: str  # "" for a system-level score
     system: str
     judge: str
     score: float
@@ -49,9 +51,10 @@ def _score(value: Any, line: int) -> float:
 
 def _record(obj: dict[str, Any], line: int) -> JudgeScore:
     for key in FIELDS:
-        if key not in obj or obj[key] in (None, ""):
+        if key != "item_id" and (key not in obj or obj[key] in (None, "")):
             raise FormatError(line, key, "this field is required")
-    return JudgeScore(_name(obj["item_id"], line, "item_id"), _name(obj["system"], line, "system"),
+    system_level = obj.get("item_id") in (None, "")
+    return JudgeScore("" if system_level else _name(obj["item_id"], line, "item_id"), _name(obj["system"], line, "system"),
                       _name(obj["judge"], line, "judge"), _score(obj["score"], line), line)
 
 
@@ -63,6 +66,8 @@ def parse_judge_scores(lines: Iterable[str], file_format: str) -> Iterator[Judge
     seen: dict[tuple[str, str, str], int] = {}
     for record in (_csv if file_format == "csv" else _jsonl)(lines):
         key = (record.item_id, record.system, record.judge)
+        if key in seen and not record.item_id:
+            raise FormatError(record.line, "judge", f"{record.judge!r} already scored system {record.system!r} on line {seen[key]}")
         if key in seen:
             raise FormatError(record.line, "judge", f"{record.judge!r} already scored {record.system!r} of item "
                               f"{record.item_id!r} on line {seen[key]}")

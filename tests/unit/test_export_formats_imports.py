@@ -197,6 +197,10 @@ def test_judge_scores_csv_and_jsonl():
         ("ex-1", "sys-a", "comet", 0.8, 2), ("ex-1", "sys-b", "comet", -0.001, 3)]
     jsonl = list(parse_judge_scores(['{"item_id": 7, "system": "s", "judge": "bleu", "score": 31}\n'], "jsonl"))
     assert (jsonl[0].item_id, jsonl[0].score) == ("7", 31.0)
+    # no item id: a system-level score
+    system = list(parse_judge_scores("item_id,system,judge,score\n,sys-a,bleu,31.2\n".splitlines(True), "csv"))
+    assert [(r.item_id, r.system, r.score) for r in system] == [("", "sys-a", 31.2)]
+    assert list(parse_judge_scores(['{"system": "s", "judge": "bleu", "score": 3}\n'], "jsonl"))[0].item_id == ""
 
 
 SCORE_ERRORS = [
@@ -205,7 +209,8 @@ SCORE_ERRORS = [
     ("csv", "item_id,system,judge,score\nx,s,j\n", 2, "row"),
     ("csv", "item_id,system,judge,score\nx,s,j,high\n", 2, "score"),
     ("csv", "item_id,system,judge,score\nx,s,j,nan\n", 2, "score"),
-    ("csv", "item_id,system,judge,score\n,s,j,1\n", 2, "item_id"),
+    ("csv", "item_id,system,judge,score\n  ,s,j,1\n", 2, "item_id"),  # blank, not empty (empty: system level)
+    ("csv", "item_id,system,judge,score\n,s,j,1\n,s,j,2\n", 3, "judge"),
     ("csv", "item_id,system,judge,score\nx,s,j,1\n\nx,s,j,2\n", 4, "judge"),
     ("jsonl", '{"item_id": "x", "system": "s", "judge": "j", "score": 1}\n{"item_id": "x"', 2, "json"),
     ("jsonl", '{"item_id": "x", "system": "s", "judge": "j", "score": true}\n', 1, "score"),

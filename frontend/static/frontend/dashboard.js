@@ -635,7 +635,7 @@
       return fill("sec-judges", [message("No judge scores on the candidates. Upload items whose candidates carry scores from metrics or reward models " +
         "(\"judges\": {\"comet\": 0.82, \"rm/skywork\": 1.7}) to meta-evaluate them against the humans here.", "na")]);
     }
-    if (!(j.segment || []).some(function (seg) { return seg.n > 0; })) {
+    if (!(j.segment || []).some(function (seg) { return seg.n > 0; }) && !(j.system || []).length) {
       return fill("sec-judges", [message("Judges found on the candidates: " + j.judges.join(", ") + ". They are compared with the humans once " +
         "annotators have judged units that carry their scores.", "na")]);
     }
@@ -651,7 +651,7 @@
     const ceil = hc[ceilKey] || {};
     const ceilName = ceilKey === "pairwise_agreement" ? "pairwise agreement between annotators" : "leave-one-annotator-out pairwise accuracy";
     const nodes = [];
-    const rows = segs.map(function (s) {
+    const rows = segs.filter(function (s) { return s.n > 0; }).map(function (s) {  // system-level-only judges: table only
       const a = s.acc_eq || {};
       return {
         label: s.judge, est: a.estimate, low: a.low, high: a.high, cls: s.kind === "reward_model" ? "rm" : "metric",
