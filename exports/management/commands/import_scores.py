@@ -9,7 +9,8 @@ from exports.services import judge_scores_import, open_text
 
 
 class Command(BaseCommand):
-    help = "Attach automatic judge scores (item_id, system, judge, score) to a study's candidates, all or nothing."
+    help = ("Attach automatic judge scores (item_id, system, judge, score) to a study's candidates, all or nothing; "
+            "a row without item_id is a system-level score (the judge's score of the whole system).")
 
     def add_arguments(self, parser):
         parser.add_argument("study", help="study slug")
