@@ -145,3 +145,30 @@ def test_the_study_page_shows_the_repeat_share(client):
     html = client.get(reverse("study_detail", args=["s1"])).content.decode()
     assert "0.1 of each annotator's pairs, sides swapped, after at least 4 other units" in html
     assert 'id="q-repeat-share">off<' in client.get(reverse("study_detail", args=["off"])).content.decode()
+
+
+@pytest.mark.parametrize("task_type", ["pairwise", "likert", "mqm", "rubric"])
+def test_attention_checks_are_leased_for_every_task_type(task_type):
+    """Through the lease service, each task type's attention check is served (never to the
+    same annotator twice for one item), answered and scored like any unit."""
+    config = {"rubric": {"criteria": [{"id": "ok", "text": "Answers the question"}]}}.get(task_type, {})
+    owner = make_user("owner", researcher=True)
+    study = make_study(owner, items=0, redundancy=1, task_type=task_type, task_config=config, quality={"attention_rate": 0.5})
+    items_import(study=study, lines=[json.dumps({"id": f"q{k}", "prompt": f"Question {k}?", "candidates": [
+        {"system": s, "text": f"a rather long answer number {k} from {s} with several words"} for s in ("sys-a", "sys-b")]})
+        for k in range(12)])
+    ann = add_annotator(study, "ann")
+    answers = {
+        "pairwise": lambda a: {"choice": a.display_order[0]},
+        "likert": lambda a: {"ratings": {str(c): {"overall": 1} for c in a.display_order}},
+        "mqm": lambda a: {"errors": [], "no_error": True},
+        "rubric": lambda a: {"criteria": {"ok": {"value": "no"}}},
+    }[task_type]
+    seen = run(study, [ann], lambda user, a: answers(a))["ann"]
+    checks = [a for a in seen if a.unit.kind == "attention"]
+    assert checks, "no attention check was leased"
+    assert len({a.unit.item_id for a in checks}) == len(checks)
+    scored = Annotation.objects.filter(annotator=ann, unit__kind="attention")
+    assert scored.count() == len(checks) and all(a.qc_passed is not None for a in scored)
+    degraded = set(Candidate.objects.filter(item__study=study, system="__attention-check__").values_list("id", flat=True))
+    assert all(degraded & set(a.display_order) for a in checks)  # each shows a degraded copy
