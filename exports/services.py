@@ -13,6 +13,7 @@ or as background jobs (ImportJob) that store the upload and report what they too
 
 from __future__ import annotations
 
+import gc
 import gzip
 import io
 import logging
@@ -22,6 +23,7 @@ import tempfile
 import uuid
 import zipfile
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -95,6 +97,20 @@ def export_create(*, study: Study, user, format_name: str, options: dict[str, An
     return job
 
 
+@contextmanager
+def _heap_frozen():
+    """The objects alive before an export (Django, the worker, pyarrow) are left out of the
+    garbage collector's passes while it runs. An export allocates millions of short-lived
+    objects, so the collector runs often, and each full pass walked that whole heap again: a
+    quarter of a million-row export's CPU. Its own garbage is still collected."""
+    gc.collect()
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
 def export_to_folder(*, study: Study, format_name: str, options: dict[str, Any], out_dir: Path, on_progress=None) -> dict:
     """Write data files and the dataset card into out_dir (created, must not exist)."""
     exporter, clean = _exporter_and_options(format_name, options, study.task_type)
@@ -110,7 +126,8 @@ def export_to_folder(*, study: Study, format_name: str, options: dict[str, Any],
             yield row
 
     try:
-        summary = run_exporter(exporter, counted(annotation_rows(study)), out_dir, study.spec(), clean)
+        with _heap_frozen():
+            summary = run_exporter(exporter, counted(annotation_rows(study)), out_dir, study.spec(), clean)
     except FormatError as exc:
         raise Invalid(str(exc), {exc.field: exc.message}) from None
     return summary.counts

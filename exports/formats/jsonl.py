@@ -19,6 +19,11 @@ if c_make_encoder is not None:
         return _join(_c(value, 0))
 
 
+def encode(value: Any) -> str:
+    """One JSON value as the lines write it: `fragment` of {"k": v} is '"k":' + encode(v)."""
+    return _encode(value)
+
+
 def open_jsonl(path: Path) -> TextIO:
     return path.open("w", encoding="utf-8", newline="\n", buffering=1 << 20)
 

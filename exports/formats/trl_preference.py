@@ -30,7 +30,7 @@ from exports.formats.base import (
     ExportSummary,
     FormatError,
 )
-from exports.formats.jsonl import fragment
+from exports.formats.jsonl import encode, fragment
 from exports.formats.preferences import (
     PREFERENCE_OPTIONS,
     Pair,
@@ -141,6 +141,7 @@ class TrlPreference(Exporter):
         table = None
         jsonl = options["file_format"] == "jsonl"
         shared_key, shared = None, ""  # a unit's judgments often repeat one pair: encode its texts once
+        encoded_texts = None
         try:
             for pair in pairs_for_study(rows, ctx, options, counts):
                 row = pair.row
@@ -148,12 +149,13 @@ class TrlPreference(Exporter):
                     if conversational == "auto":
                         conversational = isinstance(row.prompt, list)
                     table = Table(out_dir, STEM, columns_for(options, conversational, per_judgment), options["file_format"], splitter)
+                    encoded_texts = _EncodedTexts(conversational, implicit, options["separator"])
                 split = splitter.split_of(row.prompt)
                 if jsonl:  # what the judgments of a unit share with the same winner is encoded once
                     key = (row.unit_id, pair.chosen.id)
                     if key != shared_key:
                         shared_key = key
-                        shared = fragment({**self.texts(pair, conversational, implicit, options["separator"]), **self.pair_columns(pair)})
+                        shared = encoded_texts.members(pair) + "," + fragment(self.pair_columns(pair))
                     table.write_fragments(shared, self.row_columns(pair, with_scale), split)
                 else:
                     table.write({**self.texts(pair, conversational, implicit, options["separator"]), **self.pair_columns(pair),
@@ -215,3 +217,34 @@ class TrlPreference(Exporter):
             "strategy": row.strategy,
             "propensity": row.propensity,
         }
+
+
+class _EncodedTexts:
+    """The JSONL members `prompt`, `chosen` and `rejected` of a pair: what TrlPreference.texts
+    gives, each text shaped and JSON-encoded once per unit (not once per winner): escaping the
+    same long texts again was a third of a million-judgment export. The same bytes as
+    fragment(texts(...)) (tests/unit/test_export_formats.py)."""
+
+    def __init__(self, conversational: bool, implicit: bool, separator: str):
+        self.conversational, self.implicit, self.separator = conversational, implicit, separator
+        self.unit: int | None = None
+        self.encoded: dict[Any, str] = {}
+
+    def members(self, pair: Pair) -> str:
+        row = pair.row
+        if row.unit_id != self.unit:  # the texts of one unit: its prompt and its candidates
+            self.unit, self.encoded = row.unit_id, {}
+        encoded = self.encoded
+        out = []
+        if not self.implicit:
+            prompt = encoded.get("prompt")
+            if prompt is None:
+                prompt = encoded["prompt"] = encode(shape_prompt(row.prompt, self.conversational))
+            out.append('"prompt":' + prompt)
+        for name, candidate in (('"chosen":', pair.chosen), ('"rejected":', pair.rejected)):
+            text = encoded.get(candidate.id)
+            if text is None:
+                text = encoded[candidate.id] = encode(
+                    shape_completion(row.prompt, candidate.text, self.conversational, self.implicit, self.separator))
+            out.append(name + text)
+        return ",".join(out)

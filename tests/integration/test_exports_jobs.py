@@ -86,6 +86,30 @@ def test_progress_is_written_while_the_export_runs(study, monkeypatch, django_ca
     assert data["status"] == "done" and data["progress"] == 1.0 and data["download_url"] and data["retry_url"] is None
 
 
+def test_the_heap_is_left_out_of_garbage_collection_while_an_export_runs_and_only_then(study, monkeypatch, tmp_path):
+    import gc
+
+    from exports import services
+
+    frozen_during, fail = [], []
+    original = services.annotation_rows
+
+    def watched(s, **kw):
+        for row in original(s, **kw):
+            frozen_during.append(gc.get_freeze_count())
+            if fail:
+                raise OSError(28, "No space left on device")
+            yield row
+
+    monkeypatch.setattr(services, "annotation_rows", watched)
+    services.export_to_folder(study=study, format_name="raw", options={}, out_dir=tmp_path / "ok")
+    assert frozen_during and min(frozen_during) > 1000 and gc.get_freeze_count() == 0
+    fail.append(True)
+    with pytest.raises(OSError):  # an export that fails midway thaws the heap too
+        services.export_to_folder(study=study, format_name="raw", options={}, out_dir=tmp_path / "bad")
+    assert gc.get_freeze_count() == 0
+
+
 def test_a_failure_mid_write_leaves_nothing_to_download_and_says_why(study, monkeypatch, django_capture_on_commit_callbacks):
     from exports.formats.raw import Raw
 

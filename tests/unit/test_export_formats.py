@@ -496,3 +496,35 @@ def test_the_jsonl_encoder_writes_what_json_writes(value):
     assert jsonl._encode(value) == reference
     if isinstance(value, dict) and value:
         assert jsonl.fragment(value) == reference[1:-1]
+
+
+@pytest.mark.parametrize("build,options", [
+    (golden_study, {}),
+    (golden_study, {"prompt": "implicit"}),
+    (golden_study, {"prompt": "implicit", "separator": " || ", "aggregate": "majority"}),
+    (golden_study, {"aggregate": "bt", "conversational": True}),
+    (chat_study, {}),
+    (chat_study, {"prompt": "implicit"}),
+    (chat_study, {"conversational": False, "prompt": "implicit"}),
+])
+def test_trl_jsonl_lines_are_the_parquet_rows_as_json_writes_them(tmp_path, build, options):
+    """The JSONL writer assembles each line from pieces encoded once per unit (texts) or per
+    winner (pair columns); the Parquet writer takes whole records. Both must say the same:
+    every line is exactly json's text of its own record, which is the Parquet row (columns in
+    the same order; a vote margin is 2 in JSON, 2.0 in the float column)."""
+    pq = pytest.importorskip("pyarrow.parquet")
+    study = build()
+    exporter = get_exporter("trl-preference")
+    outs = {}
+    for file_format in ("jsonl", "parquet"):
+        outs[file_format] = tmp_path / file_format
+        outs[file_format].mkdir()
+        run_exporter(exporter, study.stream(), outs[file_format], study.spec, {**options, "file_format": file_format})
+    table = pq.read_table(outs["parquet"] / "trl_preference.parquet")
+    lines = (outs["jsonl"] / "trl_preference.jsonl").read_text(encoding="utf-8").splitlines()
+    assert len(lines) == table.num_rows > 0
+    encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False)
+    for line, row in zip(lines, table.to_pylist(), strict=True):
+        record = json.loads(line)
+        assert line == encoder.encode(record)
+        assert list(record) == list(row) and record == row
