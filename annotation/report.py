@@ -1419,7 +1419,7 @@ def report_text(report: dict[str, Any]) -> str:
     lines = [
         (f"{s['slug']} ({s['task_type']}, {s['status']}): {prog['judgments']}/{prog['judgments_target']} judgments "
          f"({prog['percent']}%), {prog['units_complete']}/{prog['units']} units complete"),
-        (f"judgments: {c['regular']} regular, {c['gold']} gold, {c['attention']} attention; "
+        (f"judgments: {c['regular']} regular, {c['gold']} gold, {c['attention']} attention, {c.get('repeat', 0)} swapped repeats; "
          f"{c['annotators']} annotators ({c['excluded_annotators']} excluded); analysed {c['analysed']}"),
     ]
     lines += [f"note: {n}" for n in report["notes"]]
@@ -1448,6 +1448,9 @@ def report_text(report: dict[str, Any]) -> str:
         o = pos["overall"]
         lines.append(f"position bias: first shown wins {_fmt(o['rate'])} [{_fmt(o['low'])}, {_fmt(o['high'])}] "
                      f"of {o['n']} decisive, p={_fmt(o['p_value'], 4)}")
+        sw = report["bias"]["swapped_repeats"]["overall"]
+        if sw["n"]:
+            lines.append(f"swapped repeats: preference flipped in {_fmt(sw['rate'])} [{_fmt(sw['low'])}, {_fmt(sw['high'])}] of {sw['n']} repeated pairs")
     ln = report["bias"].get("length", {}).get("overall")
     if ln:
         lines.append(f"length bias: longer wins {_fmt(ln['rate'])} [{_fmt(ln['low'])}, {_fmt(ln['high'])}] of {ln['n']}")

@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from annotation.errors import Invalid
 from annotation.models import Annotation, Assignment, Candidate, Unit
-from annotation.report import study_report
+from annotation.report import report_text, study_report
 from annotation.selectors import unit_payload
 from annotation.services import annotation_submit, items_import, study_update
 from elicitation.services import assignment_next_for_annotator
@@ -76,6 +76,8 @@ def test_share_one_repeats_every_pair_in_mirrored_order_and_the_report_measures_
     per = {r["annotator"]: r for r in flips["per_annotator"]}
     assert per["left"]["rate"] == 1.0 and per["left"]["n"] == 8
     assert per["loyal"]["rate"] == 0.0 and per["loyal"]["n"] == 8
+    text = report_text(report)
+    assert "16 swapped repeats" in text and "swapped repeats: preference flipped in 0.500" in text and "of 16 repeated pairs" in text
     # the ranking and the position bias are those of the regular judgments only
     assert report["bias"]["position"]["overall"]["n"] == 16
     assert sum(r["n"] for r in report["ranking"]["bradley_terry"]["systems"]) == 2 * 16
