@@ -107,6 +107,18 @@ def ratio_interval(rows: list[dict], label: str, key: str, budget: int, rng: np.
     return [float(np.quantile(ratios, 0.05)), float(np.quantile(ratios, 0.95))]
 
 
+def coverage_interval(rows: list[dict], label: str, rng: np.random.Generator, n: int = 2000):
+    """90% interval of the mean coverage over seeds resampled with replacement (a run's
+    checkpoints share its data, so seeds, not checkpoints, are the independent units)."""
+    mine = sorted((r for r in rows if r["strategy"] == label and r.get("coverage") is not None), key=lambda r: r["seed"])
+    values = np.array([r["coverage"] for r in mine], dtype=float)
+    values = values[~np.isnan(values)]
+    if values.size < 2:
+        return None
+    means = values[rng.integers(0, values.size, (n, values.size))].mean(axis=1)
+    return [float(np.quantile(means, 0.05)), float(np.quantile(means, 0.95))]
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--settings", default=",".join(SETTINGS), help=f"comma-separated, of: {', '.join(SETTINGS)}")
@@ -116,7 +128,18 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true", help="2 seeds and a fifth of the budgets: a smoke run")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--out", default=str(ROOT / "bench" / "results"))
+    parser.add_argument("--from-json", metavar="PATH", help="no runs: recompute the tables and goals of the runs stored "
+                        "in an elicitation.json (e.g. after a change to how they are summarised) and write them to --out")
     args = parser.parse_args(argv)
+    if args.from_json:
+        report = json.loads(Path(args.from_json).read_text(encoding="utf-8"))
+        budgets = {name: s["budget"] for name, s in report["settings"].items()}
+        report["settings"] = {}
+        summarise(report, list(budgets), args.strategies, budgets)
+        out = Path(args.out)
+        (out / "elicitation.json").write_text(json.dumps(report, indent=2, default=_json_default) + "\n", encoding="utf-8")
+        (out / "elicitation.md").write_text(markdown(report), encoding="utf-8")
+        return 0
     chosen = [s.strip() for s in args.settings.split(",") if s.strip()]
     unknown = sorted(set(chosen) - set(SETTINGS))
     if unknown:
@@ -140,24 +163,11 @@ def main(argv=None) -> int:
                   f"hold tau>=0.9 at {row['hold_tau90']} ({row['seconds']}s)", file=sys.stderr, flush=True)
     elapsed = time.perf_counter() - started
 
-    rng = np.random.default_rng(0)
     report = {"generated": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"), "quick": args.quick,
               "args": " ".join(argv if argv is not None else sys.argv[1:]),
               "seconds": round(elapsed), "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {args.jobs} jobs",
               "settings": {}, "runs": sorted(rows, key=lambda r: (r["setting"], r["strategy"], r["seed"]))}
-    for setting in chosen:
-        config, _, labels, _, about = SETTINGS[setting]
-        labels = [x.strip() for x in args.strategies.split(",")] if args.strategies else labels
-        mine = [r for r in rows if r["setting"] == setting]
-        agg = aggregate(sorted(mine, key=lambda r: labels.index(r["strategy"])), budgets[setting])
-        for label in agg:
-            if label != "uniform":
-                for key, _ in METRICS:
-                    agg[label][key]["ratio_interval"] = ratio_interval(mine, label, key, budgets[setting], rng)
-        report["settings"][setting] = {"about": about, "budget": budgets[setting], "config": config.__dict__,
-                                       "seeds": len({r["seed"] for r in mine}), "aggregate": agg}
-    report["goals"] = goals(report)
-
+    summarise(report, chosen, args.strategies, budgets)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "elicitation.json").write_text(json.dumps(report, indent=2, default=_json_default) + "\n", encoding="utf-8")
@@ -172,6 +182,26 @@ def _json_default(value):
     if isinstance(value, np.generic):
         return value.item()
     return str(value)
+
+
+def summarise(report: dict, chosen: list[str], strategies: str | None, budgets: dict[str, int]) -> None:
+    """Aggregates per setting (with intervals over seeds) and the goals, from report["runs"]."""
+    rng = np.random.default_rng(0)
+    rows = report["runs"]
+    for setting in chosen:
+        config, _, labels, _, about = SETTINGS[setting]
+        labels = [x.strip() for x in strategies.split(",")] if strategies else labels
+        mine = [r for r in rows if r["setting"] == setting]
+        agg = aggregate(sorted(mine, key=lambda r: (labels.index(r["strategy"]), r["seed"])), budgets[setting])
+        for label in agg:
+            if label != "uniform":
+                for key, _ in METRICS:
+                    agg[label][key]["ratio_interval"] = ratio_interval(mine, label, key, budgets[setting], rng)
+        for label in agg:
+            agg[label]["coverage_interval"] = coverage_interval(mine, label, rng)
+        report["settings"][setting] = {"about": about, "budget": budgets[setting], "config": config.__dict__,
+                                       "seeds": len({r["seed"] for r in mine}), "aggregate": agg}
+    report["goals"] = goals(report)
 
 
 def goals(report: dict) -> list[dict]:
@@ -192,8 +222,13 @@ def goals(report: dict) -> list[dict]:
     if coverage:
         name, value = min(coverage, key=lambda c: c[1])
         out.append({"goal": f"active-bt's 95% intervals cover the truth >= {GOAL_COVERAGE:.0%} of the time",
-                    "measured": value, "where": name, "met": all(v >= GOAL_COVERAGE for _, v in coverage)})
+                    "measured": value, "where": name, "met": all(v >= GOAL_COVERAGE for _, v in coverage),
+                    "interval": settings[name]["aggregate"]["active-bt"].get("coverage_interval")})
     return out
+
+
+def _fmt_interval(interval) -> str:
+    return f" [{interval[0]:.2f}, {interval[1]:.2f}]" if interval else ""
 
 
 def _fmt_ratio(stat: dict) -> str:
@@ -233,11 +268,13 @@ def markdown(report: dict) -> str:
         lines += ["", f"## `{name}`: {s['about']}", "", f"{s['seeds']} seeds, {s['budget']} judgments per run.", ""]
         lines.append(markdown_table(s["aggregate"]))
         lines += ["", "Ratio to uniform for holding τ ≥ 0.9, with a 90% interval over seeds:", ""]
-        lines.append("| strategy | hold τ≥0.9 ratio | hold τ=1 ratio | coverage (vs design-matched truth) | CI half-width | min propensity |")
+        lines.append("| strategy | hold τ≥0.9 ratio | hold τ=1 ratio | coverage [90% interval over seeds] (vs design-matched truth) "
+                     "| CI half-width | min propensity |")
         lines.append("|---|---|---|---|---|---|")
         for label, a in s["aggregate"].items():
             lines.append(f"| {label} | {_fmt_ratio(a['hold_tau90'])} | {_fmt_ratio(a['hold_tau100'])} | "
-                         f"{a['coverage']:.3f} ({a['coverage_design']:.3f}) | {a.get('ci_half_width', math.nan):.3f} | "
+                         f"{a['coverage']:.3f}{_fmt_interval(a.get('coverage_interval'))} ({a['coverage_design']:.3f}) | "
+                         f"{a.get('ci_half_width', math.nan):.3f} | "
                          f"{a['min_propensity']:.4f} |")
     lines += ["", NOTES]
     return "\n".join(lines) + "\n"
