@@ -817,12 +817,15 @@ def _robust_intervals(fit: ps.BTFit, i, j, y, w, clusters: dict[str, np.ndarray]
     t critical values on G - 1 degrees of freedom. Honest where the model-based (Laplace)
     intervals are not: judgments of one item share its noise, one annotator's share their
     reliability, and 1/propensity weights of actively sampled judgments are uneven."""
+    est = np.concatenate([fit.scores, fit.coef])
+    if i.size < 2:  # no variance from a single judgment
+        nan = np.full(est.size, np.nan)
+        return nan, nan, None, "no interval from a single comparison"
     names = [name for name, c in clusters.items() if ps.usable_ways([c])]
     ways = [clusters[name] for name in names] or None
     jackknife = ps.jackknife_affordable(ways, i.size, fit.hessian.shape[0])
     cov = ps.robust_covariance(fit, i, j, y, ways, w, covariates, jackknife=jackknife)
     crit = ps.robust_critical_value(ways, i.size, LEVEL)
-    est = np.concatenate([fit.scores, fit.coef])
     se = np.sqrt(np.clip(np.diag(cov)[: est.size], 0, None))
     by = " and by ".join(names) if names else "judgment (too few items and annotators to cluster)"
     kind = "CV3 jackknife sandwich" if jackknife else "CV1 sandwich; CV3 would be too slow at this size"

@@ -137,7 +137,9 @@ def fit_systems(
         w = np.asarray(weights, dtype=float)
         w = w / w.mean() if w.size and w.mean() > 0 else w
     block, fit = _fit_group(players, i, jj, y, x, alpha, weights=w)
-    if robust:
+    if robust and len(judgments) < 2:  # no variance from a single judgment
+        block["cov_robust"], block["crit"] = np.full((len(players), len(players)), np.inf), math.inf
+    elif robust:
         k = len(players)
         ways = usable_ways((
             np.fromiter((j.item_id for j in judgments), dtype=np.int64, count=len(judgments)),

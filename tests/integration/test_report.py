@@ -417,3 +417,16 @@ def test_ranking_intervals_are_cluster_robust_by_item_and_match_prefstats(pairwi
         s = names.index(row["system"])
         assert row["low"] == pytest.approx(fit.scores[s] - crit * se[s], abs=1e-6)
         assert row["high"] == pytest.approx(fit.scores[s] + crit * se[s], abs=1e-6)
+
+
+@pytest.mark.django_db
+def test_a_single_judgment_gives_a_ranking_without_intervals():
+    owner = make_user("solo-owner", researcher=True)
+    study = make_study(owner, slug="solo", items=2)
+    user = add_annotator(study, "solo")
+    a = assignment_next_for_annotator(study=study, user=user)
+    annotation_submit(assignment_id=a.id, user=user, response={"choice": a.display_order[0]}, idempotency_key="one")
+    bt = study_report(study)["ranking"]["bradley_terry"]
+    assert bt["n_comparisons"] == 1 and len(bt["systems"]) == 2
+    assert all(r["low"] is None and r["high"] is None for r in bt["systems"])
+    assert bt["interval"] == "no interval from a single comparison"

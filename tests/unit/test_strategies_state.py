@@ -274,3 +274,8 @@ def test_plan_of_many_systems_picks_among_the_best_pairs_and_is_quick():
     best = {pairs[c] for c in np.argsort(-gain)[:PLAN_CANDIDATES]}
     assert set(plan) <= best and pairs[int(np.argmax(gain))] in plan
     assert sum(plan.values()) == pytest.approx(1.0)
+
+
+def test_robust_fit_of_a_single_judgment_has_no_finite_interval():
+    block = fit_systems(simulated([0.0, 1.0], 1), robust=True)
+    assert np.isinf(block["cov_robust"]).all() and math.isinf(block["crit"])
