@@ -140,8 +140,10 @@ class StudyImportsApi(GenericAPIView):
 
     @extend_schema(request=ImportCreateSerializer, responses={202: ImportJobSerializer})
     def post(self, request, slug: str):
-        """Import a (large) file in the background: items, or judge scores (CSV/JSONL with
-        item_id, system, judge, score). All or nothing; the job reports rows taken or why not."""
+        """Import a (large) file in the background: items, judge scores (CSV/JSONL with item_id,
+        system, judge, score), or judgments made elsewhere (pairwise-labels, pairwise-judgments,
+        scores-long, or mqm-tsv with its items; stored as annotations). All or nothing; the job
+        reports rows taken or the line and field of the first bad row."""
         study = study_for(request.user, slug, need="manage")
         form = ImportCreateSerializer(data=request.data)
         form.is_valid(raise_exception=True)

@@ -59,14 +59,16 @@ class ExportJob(models.Model):
 
 
 class ImportJob(models.Model):
-    """A large import run in the background: items (any item importer) or judge scores. The
-    upload is kept on disk until the job ends; the import itself is all-or-nothing."""
+    """A large import run in the background: items (any item importer), judge scores, or
+    judgments made elsewhere (annotation.services.judgments_import, as annotations). The upload
+    is kept on disk until the job ends; the import itself is all-or-nothing."""
 
     Status = JobStatus
 
     class Kind(models.TextChoices):
         ITEMS = "items"
         SCORES = "scores"
+        JUDGMENTS = "judgments"
 
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="imports")
     kind = models.CharField(max_length=10, choices=Kind.choices)

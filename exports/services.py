@@ -7,8 +7,9 @@ reject_on_worker_lost redeliver the task), so it starts over, clearing that atte
 leftovers, up to MAX_ATTEMPTS. A job whose worker stopped beating is stale: the beat task
 requeues it, and a researcher may retry it (as any failed job).
 
-Imports: items (any item importer) and judge scores, all-or-nothing, run inline (small files)
-or as background jobs (ImportJob) that store the upload and report what they took or why not.
+Imports: items (any item importer), judge scores and judgments made elsewhere, all-or-nothing,
+run inline (small files) or as background jobs (ImportJob) that store the upload and report
+what they took or why not.
 """
 
 from __future__ import annotations
@@ -36,8 +37,8 @@ from kombu.exceptions import OperationalError as BrokerError
 
 from annotation.errors import Conflict, Invalid
 from annotation.models import Annotation, Candidate, Study
-from annotation.services import items_import
-from exports.formats import FormatError, get_exporter, get_importer
+from annotation.services import items_import, judgments_import
+from exports.formats import FormatError, all_importers, all_judgment_importers, get_exporter, get_importer
 from exports.formats.judge_scores import SCORE_FORMATS, parse_judge_scores
 from exports.models import STALE_AFTER, ExportJob, ImportJob, JobStatus
 from exports.pipeline import run_exporter
@@ -329,7 +330,16 @@ def open_text(path: Path):
 def import_rows(*, study: Study, kind: str, format_name: str, lines: Iterable[str]) -> dict[str, Any]:
     if kind == ImportJob.Kind.SCORES:
         return judge_scores_import(study=study, lines=lines, format_name=format_name)
+    if kind == ImportJob.Kind.JUDGMENTS:
+        return judgments_import(study=study, lines=lines, format_name=format_name)
     return items_import(study=study, lines=lines, format_name=format_name)
+
+
+def judgment_formats() -> list[str]:
+    """Formats judgments made elsewhere come in: judgments of the study's items, or items
+    together with their judgments (an MQM TSV)."""
+    with_items = [name for name, importer in all_importers().items() if hasattr(importer, "parse_segments")]
+    return sorted({*all_judgment_importers(), *with_items})
 
 
 def _check_import(kind: str, format_name: str) -> None:
@@ -342,6 +352,8 @@ def _check_import(kind: str, format_name: str) -> None:
             get_importer(format_name)
         except KeyError as exc:
             raise Invalid(str(exc.args[0]), {"format": "unknown format"}) from None
+    if kind == ImportJob.Kind.JUDGMENTS and format_name not in judgment_formats():
+        raise Invalid(f"format: judgments come as {', '.join(judgment_formats())}", {"format": "unknown format"})
 
 
 def import_create(*, study: Study, user, kind: str, format_name: str, uploaded) -> ImportJob:
@@ -395,7 +407,7 @@ def import_run(*, job_id: int) -> ImportJob:
         job.status, job.error = JobStatus.FAILED, f"{type(exc).__name__}: {exc} (nothing was imported)"
     else:
         job.status, job.counts = JobStatus.DONE, result
-        job.rows_done = result.get("items", result.get("scores", 0))
+        job.rows_done = result["judgments"] if job.kind == ImportJob.Kind.JUDGMENTS else result.get("items", result.get("scores", 0))
     job.finished_at = timezone.now()
     job.save(update_fields=["status", "error", "errors", "counts", "rows_done", "finished_at"])
     cache.delete(_import_progress_key(job.pk))

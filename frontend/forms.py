@@ -13,7 +13,7 @@ from django.contrib.auth.forms import UserCreationForm
 from annotation.spec import QUALITY_DEFAULTS, STATUSES
 from annotation.task_types import all_task_types, get_task_type
 from elicitation.strategies import all_strategies, get_strategy
-from exports.formats import all_exporters, all_importers
+from exports.formats import all_exporters, all_importers, all_judgment_importers
 
 
 def _pretty(value: Any) -> str:
@@ -112,10 +112,14 @@ class StudyForm(forms.Form):
 class ItemUploadForm(forms.Form):
     file = forms.FileField(help_text="UTF-8 text (or gzipped, .gz, in the background); a bad line stops the whole upload.")
     kind = forms.ChoiceField(
-        choices=[("items", "Items"), ("scores", "Judge scores (item_id, system, judge, score)")], initial="items", label="What",
+        choices=[("items", "Items"), ("scores", "Judge scores (item_id, system, judge, score)"),
+                 ("judgments", "Judgments made elsewhere (stored as annotations)")], initial="items", label="What",
         required=False,  # items when left out (scripts posting file and format only)
     )
-    format = forms.ChoiceField(initial="jsonl", help_text="Judge scores come as csv or jsonl.")
+    format = forms.ChoiceField(
+        initial="jsonl",
+        help_text="Judge scores come as csv or jsonl; judgments as pairwise-labels, pairwise-judgments, scores-long or mqm-tsv.",
+    )
     background = forms.BooleanField(
         required=False, label="Import in the background",
         help_text="Large files always are; the page shows the progress and the result.",
@@ -124,7 +128,8 @@ class ItemUploadForm(forms.Form):
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("auto_id", "id_upload_%s")  # several forms share the study page
         super().__init__(*args, **kwargs)
-        self.fields["format"].choices = [(n, f.label or n) for n, f in sorted(all_importers().items())]
+        formats = {**all_judgment_importers(), **all_importers()}
+        self.fields["format"].choices = [(n, f.label or n) for n, f in sorted(formats.items())]
 
     def clean_kind(self) -> str:
         return self.cleaned_data.get("kind") or "items"

@@ -310,6 +310,8 @@ def study_upload(request, slug: str):
             lines = io.TextIOWrapper(uploaded.file, encoding="utf-8", newline="")
             if kind == "scores":
                 result = judge_scores_import(study=study, lines=lines, format_name=format_name)
+            elif kind == "judgments":
+                result = services.judgments_import(study=study, lines=lines, format_name=format_name)
             else:
                 result = services.items_import(study=study, lines=lines, format_name=format_name)
     except DomainError as exc:
@@ -320,6 +322,10 @@ def study_upload(request, slug: str):
     if kind == "scores":
         n = result["scores"]
         messages.success(request, f"Imported {n} judge score{'s' if n != 1 else ''} ({', '.join(result['judges'])}) from {uploaded.name}.")
+    elif kind == "judgments":
+        n = result["judgments"]
+        messages.success(request, f"Imported {n} judgment{'s' if n != 1 else ''} from {uploaded.name}"
+                                  + (f" (and {result['items']} items)" if result.get("items") else "") + ".")
     else:
         items = result["items"]
         messages.success(

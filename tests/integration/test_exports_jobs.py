@@ -378,3 +378,29 @@ def test_an_import_of_an_unknown_kind_or_format_is_refused(media):
         response = client.post(f"/api/v1/studies/{study.slug}/imports/", {"file": SimpleUploadedFile("f", b"x"), **data}, format="multipart")
         assert response.status_code == 400 and field in response.json()["errors"], response.json()
     assert ImportJob.objects.count() == 0 and uploaded_files() == []
+
+
+def test_judgments_made_elsewhere_import_in_the_background_all_or_nothing(media, django_capture_on_commit_callbacks):
+    from annotation.models import Annotation
+
+    owner = make_user("owner", researcher=True)
+    study = make_study(owner, items=3, slug="bg-judgments", task_config={"allow_tie": True})
+    client = client_for(owner)
+    header = "item_id,system_a,system_b,winner,rater\n"
+    good = header + "".join(f"it-{i},sys-a,sys-b,{w},{r}\n" for i in range(3) for r, w in (("r1", "a"), ("r2", "tie")))
+    bad = header + "it-0,sys-a,sys-b,a,r9\nit-1,sys-a,sys-z,a,r9\n"
+    with django_capture_on_commit_callbacks(execute=True):
+        failed = client.post(f"/api/v1/studies/{study.slug}/imports/", {"file": SimpleUploadedFile("bad.csv", bad.encode()),
+                                                                         "kind": "judgments", "format": "pairwise-labels"}, format="multipart")
+    job = client.get(f"/api/v1/imports/{failed.json()['id']}/").json()
+    assert job["status"] == "failed" and "line 3, system_a" in job["errors"] and "nothing was imported" in job["error"], job
+    assert not Annotation.objects.filter(study=study).exists()
+    with django_capture_on_commit_callbacks(execute=True):
+        done = client.post(f"/api/v1/studies/{study.slug}/imports/", {"file": SimpleUploadedFile("labels.csv", good.encode()),
+                                                                       "kind": "judgments", "format": "pairwise-labels"}, format="multipart")
+    job = client.get(f"/api/v1/imports/{done.json()['id']}/").json()
+    assert (job["status"], job["rows_done"], job["counts"]) == ("done", 6, {"judgments": 6, "raters": 2}), job
+    assert Annotation.objects.filter(study=study).count() == 6 and uploaded_files() == []
+    refused = client.post(f"/api/v1/studies/{study.slug}/imports/", {"file": SimpleUploadedFile("x.jsonl", b"{}"),
+                                                                      "kind": "judgments", "format": "jsonl"}, format="multipart")
+    assert refused.status_code == 400 and "judgments come as" in refused.json()["detail"]

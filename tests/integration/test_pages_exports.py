@@ -177,3 +177,19 @@ def test_an_export_that_cannot_reach_the_task_queue_says_so_on_the_page_and_its_
     assert "started." not in html
     again = client.post(reverse("study_export_retry", args=["s1", job.pk]), follow=True).content.decode()
     assert "failed again" in again and ExportJob.objects.get().status == "failed"
+
+
+def test_judgments_made_elsewhere_uploaded_from_the_page(owner):
+    from annotation.models import Annotation
+
+    study = make_study(owner, slug="s1", items=2, task_config={"allow_tie": True})
+    client = client_for(owner)
+    labels = b"item_id,system_a,system_b,winner,rater\nit-0,sys-a,sys-b,a,r1\nit-1,sys-a,sys-b,tie,r1\n"
+    response = upload(client, "s1", labels, name="labels.csv", kind="judgments", format="pairwise-labels")
+    assert response.status_code == 302
+    assert "Imported 2 judgments from labels.csv." in client.get(response["Location"]).content.decode()
+    assert Annotation.objects.filter(study=study).count() == 2
+    bad = b"item_id,system_a,system_b,winner,rater\nit-0,sys-a,sys-b,a,r2\nit-1,sys-a,sys-b,left,r2\n"
+    response = upload(client, "s1", bad, name="labels.csv", kind="judgments", format="pairwise-labels")
+    assert response.status_code == 400 and "line 3, winner" in response.content.decode()
+    assert Annotation.objects.filter(study=study).count() == 2
