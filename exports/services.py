@@ -100,8 +100,8 @@ def export_create(*, study: Study, user, format_name: str, options: dict[str, An
 
 @contextmanager
 def _heap_frozen():
-    """The objects alive before an export (Django, the worker, pyarrow) are left out of the
-    garbage collector's passes while it runs. An export allocates millions of short-lived
+    """The objects alive before an export or import (Django, the worker, pyarrow) are left out
+    of the garbage collector's passes while it runs. It allocates millions of short-lived
     objects, so the collector runs often, and each full pass walked that whole heap again: a
     quarter of a million-row export's CPU. Its own garbage is still collected."""
     gc.collect()
