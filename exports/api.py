@@ -97,6 +97,8 @@ class ExportDownloadApi(GenericAPIView):
     def get(self, request, job_id: int):
         job = job_for(request.user, job_id)
         path = export_file(job)
+        if path is None and job.status == ExportJob.Status.DONE:
+            raise Conflict("This export's file is no longer on the server (removed from its export folder); start the export again.")
         if path is None:
             raise Conflict(f"This export is {job.status}; it can be downloaded once done.")
         return FileResponse(path.open("rb"), as_attachment=True, filename=path.name, content_type="application/zip")

@@ -179,6 +179,15 @@ def test_an_export_that_cannot_be_queued_fails_saying_why_and_can_be_retried(stu
     assert (job.status, job.error, job.rows_done) == ("done", "", 12) and export_file(job) is not None
 
 
+def test_a_done_export_whose_file_is_gone_says_so(study, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        job = export_create(study=study, user=study.owner, format_name="raw")
+    job.refresh_from_db()
+    export_file(job).unlink()  # e.g. an operator cleaned the export folder
+    response = client_for(study.owner).get(f"/api/v1/exports/{job.pk}/download/")
+    assert response.status_code == 409 and "no longer on the server" in response.json()["detail"]
+
+
 def dead_worker_job(study, *, attempts=1, minutes_ago=30) -> ExportJob:
     """What a killed worker leaves: a RUNNING job with an old heartbeat and a half-written folder."""
     beat = timezone.now() - timedelta(minutes=minutes_ago)
