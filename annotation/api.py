@@ -32,7 +32,7 @@ from annotation.serializers import (
     SubmitSerializer,
 )
 from annotation.task_types import all_task_types
-from elicitation.services import assignments_for_annotator
+from elicitation.services import leases_for_annotator
 from elicitation.strategies import all_strategies
 
 
@@ -156,10 +156,11 @@ class JoinApi(GenericAPIView):
 
 def next_payload(study: Study, user, ahead: bool = False) -> dict:
     """The unit to show (and, with ``ahead``, the one after it, leased in advance)."""
-    held = selectors.unit_payloads(assignments_for_annotator(study=study, user=user, count=2 if ahead else 1))
+    leases, membership = leases_for_annotator(study=study, user=user, count=2 if ahead else 1)
+    held = selectors.unit_payloads(leases)
     payload = {
         "unit": held[0] if held else None,
-        "progress": selectors.annotator_progress(study, user),
+        "progress": selectors.annotator_progress(study, user, membership),
     }
     if ahead:
         payload["ahead"] = held[1] if len(held) > 1 else None

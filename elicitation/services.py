@@ -12,6 +12,7 @@ Invariants, on PostgreSQL under any concurrency and on SQLite:
 
 from __future__ import annotations
 
+import json
 import random
 import time
 from datetime import timedelta
@@ -19,7 +20,7 @@ from functools import partial
 
 import numpy as np
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.db.models.functions import Length
 from django.utils import timezone
@@ -63,21 +64,39 @@ def _held(study: Study, user, count: int) -> list[Assignment]:
     return held
 
 
+# The pool: units still needing judgments that this annotator never held, in the strategy's
+# order, by an index range scan (unit_pool_random or unit_pool_fewest). Plain SQL because it
+# runs on every lease and the ORM spent more CPU building it than the database answering it;
+# the same text runs on PostgreSQL and SQLite.
+_POOL_SQL = (
+    f"SELECT u.id, u.item_id, u.candidate_ids, u.n_taken FROM {Unit._meta.db_table} u"
+    " WHERE u.study_id = %s AND u.kind = 'regular' AND u.n_taken < %s{where}"
+    f" AND NOT EXISTS (SELECT 1 FROM {Assignment._meta.db_table} a WHERE a.unit_id = u.id AND a.annotator_id = %s)"
+    " ORDER BY {order} LIMIT %s"
+)
+_POOL_ORDER = {"fewest": "u.n_taken, u.rand", "random": "u.rand"}
+
+
+def _pool_rows(study: Study, user, order: str, where: str, params: list, exclude: set[int], size: int) -> list[tuple]:
+    if exclude:
+        where += f" AND u.id NOT IN ({', '.join(['%s'] * len(exclude))})"
+        params = [*params, *sorted(exclude)]
+    sql = _POOL_SQL.format(where=where, order=_POOL_ORDER[order])
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [study.pk, study.redundancy, *params, user.pk, size])
+        rows = cursor.fetchall()
+    return [(uid, item_id, json.loads(cids) if isinstance(cids, str) else cids, n) for uid, item_id, cids, n in rows]
+
+
 def _pool(study: Study, user, strategy, exclude: set[int]) -> list[UnitView]:
     size = getattr(strategy, "pool_size", POOL_SIZE)
-    base = (
-        Unit.objects.filter(study=study, kind=Unit.Kind.REGULAR, n_taken__lt=study.redundancy)
-        .exclude(assignments__annotator=user)
-        .exclude(pk__in=exclude)
-    )
-    fields = ("id", "item_id", "candidate_ids", "n_taken")
     if strategy.pool_order == "fewest":
-        rows = list(base.order_by("n_taken", "rand").values_list(*fields)[:size])
+        rows = _pool_rows(study, user, "fewest", "", [], exclude, size)
     else:
-        start = random.random()
-        rows = list(base.filter(rand__gte=start).order_by("rand").values_list(*fields)[:size])
+        start = random.random()  # a random window of the units in random-key order
+        rows = _pool_rows(study, user, "random", " AND u.rand >= %s", [start], exclude, size)
         if len(rows) < size:
-            rows += list(base.filter(rand__lt=start).order_by("rand").values_list(*fields)[: size - len(rows)])
+            rows += _pool_rows(study, user, "random", " AND u.rand < %s", [start], exclude, size - len(rows))
     with_candidates = getattr(strategy, "needs_candidates", False)
     info: dict[int, tuple[str, int, dict]] = {}
     if with_candidates:
@@ -163,13 +182,19 @@ def assignments_for_annotator(*, study: Study, user, count: int = 1) -> list[Ass
     """The units this annotator holds, oldest first, topped up with new leases to ``count``
     (1; or 2 when the annotator page fetches the following unit in advance); fewer when
     nothing more is left for them, none at all at the end."""
+    return leases_for_annotator(study=study, user=user, count=count)[0]
+
+
+def leases_for_annotator(*, study: Study, user, count: int = 1) -> tuple[list[Assignment], StudyMembership | None]:
+    """assignments_for_annotator, and the annotator's membership as read under its lock
+    (its counters are the progress the page shows; None when the study is not live)."""
     if not 1 <= count <= MAX_AHEAD + 1:
         raise ValueError(f"count must be between 1 and {MAX_AHEAD + 1}")
     if study.status != Study.Status.LIVE:
         if study.status == Study.Status.PAUSED:
             held = _held(study, user, count)  # a paused study still lets you finish what you hold
             if held:
-                return held
+                return held, None
         raise NotAllowed(f"This study is {study.status}: no new units are handed out.")
     if _expire_due(study):
         leases_expire(study=study)
@@ -193,7 +218,7 @@ def assignments_for_annotator(*, study: Study, user, count: int = 1) -> list[Ass
             raise NotAllowed("You are not an annotator of this study.")
         held = _held(study, user, count)
         if len(held) >= count:
-            return held
+            return held, membership
         if membership.excluded:
             # Excluded by the quality checks: their judgments would not count, so no more units.
             raise NotAllowed("The quality checks of this study excluded you: no more units are handed out.")
@@ -207,7 +232,7 @@ def assignments_for_annotator(*, study: Study, user, count: int = 1) -> list[Ass
                 # Count the lease and queue a refit if the state is behind, once committed.
                 transaction.on_commit(partial(model_state.lease_noted, study.id, cached), robust=True)
             held.append(assignment)
-    return held
+    return held, membership
 
 
 def _lease_one(study: Study, user, strategy, ctx: Context, rng: np.random.Generator, lease: timedelta) -> Assignment | None:
