@@ -18,6 +18,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from annotation import counters
 from annotation.errors import Conflict, Invalid, NotAllowed, NotFound
 from annotation.models import Annotation, Assignment, Candidate, Item, Study, StudyMembership, Unit
 from annotation.quality import qc_record
@@ -251,7 +252,7 @@ def _submit_locked(assignment_id, user, response, idempotency_key, duration_ms) 
         if not Unit.objects.filter(pk=unit.pk, n_taken__lt=study.redundancy).update(n_taken=F("n_taken") + 1):
             raise Conflict("assignment: your lease expired and the unit has meanwhile been fully judged")
     Assignment.objects.filter(pk=assignment.pk).update(status=Assignment.Status.SUBMITTED, submitted_at=now)
-    Unit.objects.filter(pk=unit.pk).update(n_done=F("n_done") + 1)
+    counters.add(Unit, {"id": unit.pk}, n_done=1)
     passed = qc_record(study=study, unit=unit, user=user, response=clean)
     annotation = Annotation.objects.create(
         qc_passed=passed,
@@ -270,7 +271,7 @@ def _submit_locked(assignment_id, user, response, idempotency_key, duration_ms) 
     )
     # The progress counters (what the annotator page and the quota read, instead of counting).
     regular = int(unit.kind == Unit.Kind.REGULAR)
-    StudyMembership.objects.filter(study=study, user=user).update(n_judged=F("n_judged") + 1, n_regular=F("n_regular") + regular)
+    counters.add(StudyMembership, {"study_id": study.pk, "user_id": user.pk}, n_judged=1, n_regular=regular)
     return annotation, True
 
 

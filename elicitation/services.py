@@ -25,6 +25,7 @@ from django.db.models import F
 from django.db.models.functions import Length
 from django.utils import timezone
 
+from annotation import counters
 from annotation.errors import NotAllowed
 from annotation.models import Assignment, Candidate, Study, StudyMembership, Unit
 from annotation.quality import check_lease
@@ -252,7 +253,7 @@ def _lease_one(study: Study, user, strategy, ctx: Context, rng: np.random.Genera
         if not pool:
             return check_lease(study=study, user=user, rng=rng, lease=lease, finishing=True)
         choice = strategy.choose(ctx, pool, rng)
-        if Unit.objects.filter(pk=choice.unit_id, n_taken__lt=study.redundancy).update(n_taken=F("n_taken") + 1):
+        if counters.add(Unit, {"id": choice.unit_id}, below=("n_taken", study.redundancy), n_taken=1):
             unit = next(u for u in pool if u.id == choice.unit_id)
             # No IntegrityError to expect: the pool left out units this annotator ever held,
             # read under their membership lock.
