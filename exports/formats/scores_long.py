@@ -114,7 +114,7 @@ class ScoresLong(Exporter):
         notes = []
         if counts["pairwise_records_skipped"]:
             notes.append('Pairwise outcomes are not candidate scores and were left out (option pairwise: "points" writes 1/0/0.5).')
-        return ExportSummary(files=[FileSchema(path, COLUMNS)], counts=dict(counts), notes=notes)
+        return ExportSummary(files=[FileSchema(path, COLUMNS, rows=counts["rows"])], counts=dict(counts), notes=notes)
 
     @staticmethod
     def _write_parquet(records: Iterator[dict[str, Any]], path: Path, group: int) -> int:

@@ -528,3 +528,33 @@ def test_trl_jsonl_lines_are_the_parquet_rows_as_json_writes_them(tmp_path, buil
         record = json.loads(line)
         assert line == encoder.encode(record)
         assert list(record) == list(row) and record == row
+
+
+@pytest.mark.parametrize("name", sorted(all_exporters()))
+def test_every_format_loads_with_datasets_for_each_task_type_it_takes(tmp_path, name):
+    """Whatever the format, `datasets.load_dataset(folder, config)` reads every configuration
+    its card declares, with the rows the card counts (pairwise, Likert and MQM studies)."""
+    datasets = pytest.importorskip("datasets")
+    from exports.card import configs
+    from tests.unit.test_formats_fixtures import mqm_study
+    from tests.unit.test_formats_scores_long import likert_study
+
+    loaded_any = False
+    for build in (golden_study, likert_study, mqm_study):
+        study = build()
+        out = tmp_path / f"{name}-{study.spec['task_type']}"
+        out.mkdir()
+        try:
+            summary = run_exporter(get_exporter(name), study.stream(), out, study.spec, {})
+        except FormatError as exc:
+            assert exc.field in ("format", "task_type"), exc  # the only refusal: a task type it does not export
+            continue
+        for config, files in configs([f for f in summary.files if f.loadable]).items():
+            if all(schema.rows == 0 and not schema.path.endswith(".parquet") for schema in files):
+                continue  # datasets reads no split out of a header-only CSV or an empty JSONL file
+            loaded = datasets.load_dataset(str(out), config, cache_dir=str(tmp_path / "hf-cache"))
+            for schema in files:
+                if schema.rows is not None:
+                    assert loaded[schema.split].num_rows == schema.rows, (config, schema.split)
+            loaded_any = True
+    assert loaded_any, f"{name}: no folder with rows to load"
