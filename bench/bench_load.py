@@ -365,11 +365,12 @@ def verdicts(configs: list[dict]) -> dict:
         sizes = sorted((c for c in configs if c["task"] == task), key=lambda c: c["units"])
         if len(sizes) >= 2:
             small, big = sizes[0], sizes[-1]
+            a, b = small, big
             if "probe" in small and "probe" in big:  # below saturation: what a request costs
-                small, big = small["probe"], big["probe"]
+                a, b = small["probe"], big["probe"]
             same = all(
-                small[k]["p50_ms"] is not None and big[k]["p50_ms"] is not None
-                and big[k]["p50_ms"] <= small[k]["p50_ms"] * SAME_LATENCY_FACTOR + 2
+                a[k]["p50_ms"] is not None and b[k]["p50_ms"] is not None
+                and b[k]["p50_ms"] <= a[k]["p50_ms"] * SAME_LATENCY_FACTOR + 2
                 for k in ("next", "submit"))
             out[f"{task}: same latency at {big['units']:,} as at {small['units']:,} units"] = {"flat": same}
     return out
