@@ -400,8 +400,8 @@ def markdown(report: dict) -> str:
             f"{c.get('judgments_per_s_if_2_idle_cores')} |")
     probes = [c for c in report["configs"] if "probe" in c]
     if probes:
-        lines += ["", f"Below saturation, on the same server right after (latency probe, {probes[0]['probe']['annotators']} annotators, "
-                  "same closed loop): what one request costs, and whether that grows with the study.", "",
+        lines += ["", f"Without queueing, on the same server right after (latency probe, {probes[0]['probe']['annotators']} annotators, "
+                  "same closed loop: on 2 cores no request waits behind another): what one request costs, and whether that grows with the study.", "",
                   "| study | units | judgments/s | next-unit p50 / p95 / p99 ms | submit p50 / p95 / p99 ms |", "|---|---:|---:|---|---|"]
         for c in probes:
             n, s = c["probe"]["next"], c["probe"]["submit"]
