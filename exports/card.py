@@ -18,7 +18,7 @@ COUNT_MEANINGS = {
     "(pass rate on checks under quality.min_pass_rate; option include_excluded_annotators)",
     "excluded_annotator_judgments": "left out: their annotator is named in option exclude_annotators",
     "speeder_judgments": "left out as faster than quality.min_seconds_per_unit (option exclude_speeders)",
-    "qc_judgments": "judgments of gold and attention-check units, left out (option include_qc_units)",
+    "qc_judgments": "judgments of gold, attention-check and swapped-repeat units, left out (option include_qc_units)",
     "ties": "counted, never made into pairs",
     "both_bad": "counted, never made into pairs",
     "no_majority": "pairs whose votes (or scores) gave no winner",

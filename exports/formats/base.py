@@ -104,7 +104,7 @@ COMMON_OPTIONS: Mapping[str, Any] = {
     "include_excluded_annotators": False,  # keep annotators the study's quality control excluded
     "exclude_annotators": [],  # further pseudonymous annotator ids ("a12") to leave out
     "exclude_speeders": False,  # leave out judgments faster than quality.min_seconds_per_unit
-    "include_qc_units": False,  # keep judgments of gold and attention-check units
+    "include_qc_units": False,  # keep judgments of gold, attention-check and swapped-repeat units
 }
 
 
