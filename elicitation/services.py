@@ -71,7 +71,7 @@ def _held(study: Study, user, count: int) -> list[Assignment]:
 # the same text runs on PostgreSQL and SQLite.
 _POOL_SQL = (
     f"SELECT u.id, u.item_id, u.candidate_ids, u.n_taken FROM {Unit._meta.db_table} u"
-    " WHERE u.study_id = %s AND u.kind = 'regular' AND u.n_taken < %s{where}"
+    " WHERE u.study_id = %s AND u.kind = %s AND u.n_taken < %s{where}"
     f" AND NOT EXISTS (SELECT 1 FROM {Assignment._meta.db_table} a WHERE a.unit_id = u.id AND a.annotator_id = %s)"
     " ORDER BY {order} LIMIT %s"
 )
@@ -84,7 +84,7 @@ def _pool_rows(study: Study, user, order: str, where: str, params: list, exclude
         params = [*params, *sorted(exclude)]
     sql = _POOL_SQL.format(where=where, order=_POOL_ORDER[order])
     with connection.cursor() as cursor:
-        cursor.execute(sql, [study.pk, study.redundancy, *params, user.pk, size])
+        cursor.execute(sql, [study.pk, Unit.Kind.REGULAR.value, study.redundancy, *params, user.pk, size])
         rows = cursor.fetchall()
     return [(uid, item_id, json.loads(cids) if isinstance(cids, str) else cids, n) for uid, item_id, cids, n in rows]
 

@@ -12,6 +12,7 @@ units (gold, attention checks) never reach a format, and are counted in the card
 
 from __future__ import annotations
 
+import json
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -28,6 +29,35 @@ class FormatError(ValueError):
         self.line = line
         self.field = field
         self.message = message
+
+
+def jsonl_objects(lines: Iterable[str]) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, object) of each non-blank line of a JSONL file; a line that is not a
+    JSON object is refused, naming it."""
+    for number, raw in enumerate(lines, start=1):
+        if not raw.strip():
+            continue
+        try:
+            obj = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise FormatError(number, "json", f"not valid JSON ({exc.msg} at column {exc.colno})") from None
+        if not isinstance(obj, dict):
+            raise FormatError(number, "row", "must be a JSON object")
+        yield number, obj
+
+
+def csv_records(reader, header: list[str]) -> Iterator[tuple[int, dict[str, str]]]:
+    """(line number, {column: value}) of each non-blank row a csv.reader gives after its
+    header; a row with another number of fields than the header is refused, naming it.
+    Line numbers are the file's (a quoted field may span lines)."""
+    start = reader.line_num + 1
+    for values in reader:
+        line, start = start, reader.line_num + 1
+        if not any(v.strip() for v in values):
+            continue
+        if len(values) != len(header):
+            raise FormatError(line, "row", f"has {len(values)} fields; the header has {len(header)}")
+        yield line, dict(zip(header, values, strict=True))
 
 
 # The rows of an export are made a million times: slotted, not frozen (a frozen dataclass's

@@ -19,7 +19,7 @@ import re
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from exports.formats.base import FormatError, ItemImporter, ItemRecord
+from exports.formats.base import FormatError, ItemImporter, ItemRecord, csv_records
 from exports.formats.items import check_unique_ids, item_from_dict
 from exports.formats.registry import register_importer
 
@@ -81,14 +81,7 @@ def csv_rows(lines: Iterable[str]) -> Iterator[tuple[int, dict[str, str]]]:
             raise FormatError(1, name, f"unknown column; expected {', '.join(REQUIRED + OPTIONAL)} or judges.<name>")
     if len(set(header)) != len(header):
         raise FormatError(1, "header", "a column name appears twice")
-    start = reader.line_num + 1
-    for values in reader:
-        line, start = start, reader.line_num + 1
-        if not any(v.strip() for v in values):
-            continue
-        if len(values) != len(header):
-            raise FormatError(line, "row", f"has {len(values)} fields; the header has {len(header)}")
-        yield line, dict(zip(header, values, strict=True))
+    yield from csv_records(reader, header)
 
 
 @register_importer

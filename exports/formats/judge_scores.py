@@ -7,13 +7,12 @@ the scores all-or-nothing."""
 from __future__ import annotations
 
 import csv
-import json
 import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from exports.formats.base import FormatError
+from exports.formats.base import FormatError, csv_records, jsonl_objects
 
 FIELDS = ("item_id", "system", "judge", "score")
 SCORE_FORMATS = ("csv", "jsonl")
@@ -76,15 +75,7 @@ def parse_judge_scores(lines: Iterable[str], file_format: str) -> Iterator[Judge
 
 
 def _jsonl(lines: Iterable[str]) -> Iterator[JudgeScore]:
-    for number, raw in enumerate(lines, start=1):
-        if not raw.strip():
-            continue
-        try:
-            obj = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            raise FormatError(number, "json", f"not valid JSON ({exc.msg} at column {exc.colno})") from None
-        if not isinstance(obj, dict):
-            raise FormatError(number, "row", "must be a JSON object")
+    for number, obj in jsonl_objects(lines):
         unknown = sorted(set(obj) - set(FIELDS))
         if unknown:
             raise FormatError(number, unknown[0], f"unknown field; expected: {', '.join(FIELDS)}")
@@ -103,11 +94,5 @@ def _csv(lines: Iterable[str]) -> Iterator[JudgeScore]:
     unknown = sorted(set(header) - set(FIELDS))
     if unknown:
         raise FormatError(1, unknown[0], f"unknown column; expected: {', '.join(FIELDS)}")
-    start = reader.line_num + 1
-    for values in reader:
-        line, start = start, reader.line_num + 1
-        if not any(v.strip() for v in values):
-            continue
-        if len(values) != len(header):
-            raise FormatError(line, "row", f"has {len(values)} fields; the header has {len(header)}")
-        yield _record(dict(zip(header, values, strict=True)), line)
+    for line, row in csv_records(reader, header):
+        yield _record(row, line)

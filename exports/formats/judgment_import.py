@@ -19,13 +19,12 @@ stores them all-or-nothing as annotations of pseudonymous raters.
 from __future__ import annotations
 
 import csv
-import json
 import math
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from exports.formats.base import FormatError
+from exports.formats.base import FormatError, csv_records, jsonl_objects
 from exports.formats.registry import register_judgment_importer
 
 MAX_NAME = 200
@@ -100,15 +99,7 @@ def read_rows(lines: Iterable[str], file_format: str, required: tuple[str, ...],
         yield from lines
 
     if file_format == "jsonl":
-        for number, raw in enumerate(chained(), start=1):
-            if not raw.strip():
-                continue
-            try:
-                obj = json.loads(raw)
-            except json.JSONDecodeError as exc:
-                raise FormatError(number, "json", f"not valid JSON ({exc.msg} at column {exc.colno})") from None
-            if not isinstance(obj, dict):
-                raise FormatError(number, "row", "must be a JSON object")
+        for number, obj in jsonl_objects(chained()):
             check(obj, number)
             yield number, obj
         return
@@ -118,14 +109,7 @@ def read_rows(lines: Iterable[str], file_format: str, required: tuple[str, ...],
     header = [h.strip().lstrip("\ufeff") for h in next(reader)]
     header_line = reader.line_num
     check(header, header_line)
-    start = reader.line_num + 1
-    for values in reader:
-        line, start = start, reader.line_num + 1
-        if not any(v.strip() for v in values):
-            continue
-        if len(values) != len(header):
-            raise FormatError(line, "row", f"has {len(values)} fields; the header has {len(header)}")
-        yield line, dict(zip(header, values, strict=True))
+    yield from csv_records(reader, header)
 
 
 class JudgmentImporter:
