@@ -53,6 +53,8 @@ STATE_TTL = 14 * 24 * 3600
 MAX_REFIT_ATTEMPTS = 3  # refits of a study killed mid-fit in a row before they give up
 REFIT_GIVE_UP_SECONDS = 3600  # ... for this long (from the first of those attempts)
 CACHE_RETRY_SECONDS = 5.0
+STATE_MEMO_SECONDS = float(getattr(settings, "ELICITATION_STATE_MEMO_SECONDS", 1.0))  # see cached_state
+MEMO_STUDIES = 64  # studies whose state one process keeps at most
 CHUNK = 5000
 
 OUTCOMES = {"a": A_WINS, "b": B_WINS, "tie": TIE, "both_bad": TIE}
@@ -119,8 +121,23 @@ class CachedState:
     fitted_at: float = 0.0
 
 
+# study id -> (monotonic expiry, (created_at, strategy, params) it was read for, CachedState)
+_memo: dict[int, tuple[float, tuple, CachedState]] = {}
+
+
 def cached_state(study: Study) -> CachedState:
-    """The study's model state from the cache; never touches the database."""
+    """The study's model state from the cache; never touches the database.
+
+    The entry read is kept in this process for STATE_MEMO_SECONDS: a state of 100 systems
+    is some 160 KB to fetch and unpickle, and it changes only when a refit lands (every
+    REFIT_EVERY units). A request may so use a state up to that much older than the cache's;
+    the propensity it logs is exact for the state it used. A refit in this process replaces
+    the memo at once."""
+    now = time.monotonic()
+    protocol = (study.created_at, study.strategy, study.strategy_params)
+    memo = _memo.get(study.id)
+    if memo is not None and memo[0] > now and memo[1] == protocol:
+        return memo[2]
     ok, entry = _cache_call(cache.get, state_key(study.id))
     if not ok:
         return CachedState(reachable=False)
@@ -129,8 +146,22 @@ def cached_state(study: Study) -> CachedState:
         or entry.get("strategy") != study.strategy
         or entry.get("params") != study.strategy_params
     ):
-        return CachedState()  # none yet, or fitted for another protocol: explore and refit
-    return CachedState(state=entry["state"], mark=int(entry["mark"]), fitted_at=float(entry["fitted_at"]))
+        found = CachedState()  # none yet, or fitted for another protocol: explore and refit
+    else:
+        found = CachedState(state=entry["state"], mark=int(entry["mark"]), fitted_at=float(entry["fitted_at"]))
+    _remember(study.id, protocol, found)
+    return found
+
+
+def _remember(study_id: int, protocol: tuple, found: CachedState) -> None:
+    if len(_memo) >= MEMO_STUDIES and study_id not in _memo:
+        _memo.clear()
+    _memo[study_id] = (time.monotonic() + STATE_MEMO_SECONDS, protocol, found)
+
+
+def forget_states() -> None:
+    """Drop this process's memo of cached states (tests that empty the cache call it)."""
+    _memo.clear()
 
 
 def refit_due(cached: CachedState, leases: int, now: float) -> bool:
@@ -138,13 +169,21 @@ def refit_due(cached: CachedState, leases: int, now: float) -> bool:
     return behind >= REFIT_EVERY or (behind > 0 and now - cached.fitted_at >= REFIT_AFTER_SECONDS)
 
 
+def _count_lease(key: str) -> int:
+    """INCR, creating the counter on first use: one round trip once it exists."""
+    try:
+        return cache.incr(key)
+    except ValueError:  # no counter yet (Django's incr of a missing key)
+        cache.add(key, 0, timeout=None)
+        return cache.incr(key)
+
+
 def lease_noted(study_id: int, cached: CachedState) -> None:
     """After a lease commits: count it, and queue a refit when the state is behind.
     Never raises (it runs after the annotator's transaction; their unit is theirs)."""
     if not cached.reachable:
         return
-    ok, _ = _cache_call(cache.add, leases_key(study_id), 0, timeout=None)
-    ok, leases = _cache_call(cache.incr, leases_key(study_id)) if ok else (False, None)
+    ok, leases = _cache_call(_count_lease, leases_key(study_id))
     if not ok or not refit_due(cached, int(leases), time.time()):
         return
     ok, queued = _cache_call(cache.add, pending_key(study_id), 1, timeout=PENDING_SECONDS)
@@ -253,6 +292,7 @@ def study_state_refit(*, study_id: int) -> dict[str, Any] | None:
         ok, _ = _cache_call(cache.set, state_key(study_id), entry, timeout=STATE_TTL)
         if not ok:
             raise ConnectionError(f"could not write the model state of study {study_id} to the cache")
+        _memo.pop(study_id, None)  # this process serves the new state from its next request
         return entry
     finally:
         _cache_call(cache.delete_many, [pending_key(study_id), attempts_key(study_id)])  # not reached if killed

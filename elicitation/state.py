@@ -8,6 +8,7 @@ Layout (every part optional; a strategy treats a missing part as "nothing known 
     {"system": Block,                  # Bradley–Terry over systems
      "candidate": {item_id: Block},    # Bradley–Terry over the candidates of each item
      "reliability": {annotator_id: eta}, "reliability_prior": eta0,   # crowd-bt
+     "reference_reliability": the median eta (crowd-bt, for the choice),
      "length": {(system_a, system_b): [a_longer, b_longer, same]},    # length-balanced
      "n_judgments": int}
 

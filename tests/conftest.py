@@ -41,6 +41,22 @@ def _celery_in_process(request):
     app.conf.task_always_eager = before
 
 
+@pytest.fixture(autouse=True)
+def _no_state_memo(request, monkeypatch):
+    """Tests write model states into the cache as another process's refit would and expect
+    the next request to read them: each process's short memo of the state is off here
+    (tests/integration/test_elicitation.py tests it with its production setting)."""
+    if not _django_loaded(request):
+        yield
+        return
+    from elicitation import model_state
+
+    monkeypatch.setattr(model_state, "STATE_MEMO_SECONDS", 0.0)
+    model_state.forget_states()
+    yield
+    model_state.forget_states()
+
+
 @pytest.fixture
 def celery_worker_live(transactional_db, settings):
     """A real Celery worker thread consuming from the real Redis broker."""

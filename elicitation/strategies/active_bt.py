@@ -49,7 +49,7 @@ from elicitation.acquisition import adjacent_variance_gain, eig, ranking_gain
 from elicitation.state import ALPHA_CANDIDATE, ALPHA_SYSTEM, Judgment, fisher_margin, fit_candidates, fit_systems
 from elicitation.strategies.base import Context, UnitView
 from elicitation.strategies.registry import register
-from elicitation.strategies.scored import ScoredStrategy
+from elicitation.strategies.scored import ScoredStrategy, top_share
 
 LEVELS = ("system", "candidate")
 CRITERIA = ("ranking", "eig", "adjacent")
@@ -58,20 +58,6 @@ MATRIX_FROM = 8  # players from which a pair table is stored as a matrix
 PLAN_CANDIDATES = 256  # pairs the plan chooses among after its first pick (all of them up to 23 players)
 
 Pair = tuple[Hashable, Hashable]
-
-
-def _pair_of(unit: UnitView, level: str) -> Pair | None:
-    if len(unit.candidate_ids) != 2:
-        return None
-    if level == "system":
-        a, b = unit.systems if len(unit.systems) == 2 else ("", "")
-        return (a, b) if a and b and a != b else None
-    return unit.candidate_ids[0], unit.candidate_ids[1]
-
-
-def _canonical(pair: Pair) -> Pair:
-    a, b = pair
-    return (a, b) if a <= b else (b, a)
 
 
 def _posterior(block: Mapping[str, Any] | None, pairs: Sequence[Pair], prior_var: float):
@@ -195,11 +181,24 @@ def with_tables(state: dict[str, Any], level: str, criterion: str, etas: Mapping
 
 
 def _groups(pool: Sequence[UnitView], level: str) -> dict[Hashable, list[tuple[int, Pair]]]:
+    """The pool's pairs (canonical) by group ("" = systems, or an item id), with each
+    unit's row; a unit that is not a pair of two different systems (or of two candidates)
+    is left out. Runs on up to 200 units per request."""
     groups: dict[Hashable, list[tuple[int, Pair]]] = {}
+    system = level == "system"
     for n, unit in enumerate(pool):
-        pair = _pair_of(unit, level)
-        if pair is not None:
-            groups.setdefault("" if level == "system" else unit.item_id, []).append((n, _canonical(pair)))
+        if len(unit.candidate_ids) != 2:
+            continue
+        if system:
+            if len(unit.systems) != 2:
+                continue
+            a, b = unit.systems
+            if not a or not b or a == b:
+                continue
+            group: Hashable = ""
+        else:
+            (a, b), group = unit.candidate_ids, unit.item_id
+        groups.setdefault(group, []).append((n, (a, b) if a <= b else (b, a)))
     return groups
 
 
@@ -210,12 +209,14 @@ def bt_unit_scores(
     criterion: str,
     eta: float = 1.0,
     key: Hashable = "*",
+    groups: Mapping[Hashable, list[tuple[int, Pair]]] | None = None,
 ) -> np.ndarray:
     """Score every unit of the pool; units that are not a pair score 0. Scores come from
-    the state's tables when they hold every pair asked about, else are computed here."""
+    the state's tables when they hold every pair asked about, else are computed here.
+    `groups`: `_groups(pool, level)` when the caller has it already."""
     scores = np.zeros(len(pool))
     tables = (state.get("tables") or {}).get(key, {}) if state.get("tables_for") == (level, criterion) else {}
-    for group, members in _groups(pool, level).items():
+    for group, members in (_groups(pool, level) if groups is None else groups).items():
         rows = [n for n, _ in members]
         pairs = [pair for _, pair in members]
         found = _from_table(tables.get(group), pairs)
@@ -231,12 +232,19 @@ def bt_unit_scores(
     return scores
 
 
-def planned_weights(state: Mapping[str, Any], pool: Sequence[UnitView], level: str, criterion: str, key: Hashable = "*"):
+def planned_weights(
+    state: Mapping[str, Any],
+    pool: Sequence[UnitView],
+    level: str,
+    criterion: str,
+    key: Hashable = "*",
+    groups: Mapping[Hashable, list[tuple[int, Pair]]] | None = None,
+):
     """G over the pool from the state's plan, or None when the plan does not apply."""
     if level != "system" or state.get("tables_for") != (level, criterion) or not state.get("system"):
         return None
     plan = (state.get("plans") or {}).get(key)
-    members = _groups(pool, level).get("")
+    members = (_groups(pool, level) if groups is None else groups).get("")
     if not plan or not members:
         return None
     known = set(state["system"]["players"])
@@ -252,6 +260,16 @@ def planned_weights(state: Mapping[str, Any], pool: Sequence[UnitView], level: s
     return weights
 
 
+def bt_greedy(state: Mapping[str, Any], pool: Sequence[UnitView], level: str, criterion: str, eta: float = 1.0) -> np.ndarray:
+    """G of active-bt: the plan's frequencies where it applies, else uniform over the
+    top-scoring units (the pool's pairs grouped once for both)."""
+    groups = _groups(pool, level)
+    planned = planned_weights(state, pool, level, criterion, groups=groups)
+    if planned is not None:
+        return planned
+    return top_share(bt_unit_scores(state, pool, level, criterion, eta, groups=groups))
+
+
 @register
 class ActiveBT(ScoredStrategy):
     name = "active-bt"
@@ -265,8 +283,7 @@ class ActiveBT(ScoredStrategy):
 
     def greedy(self, ctx: Context, pool: Sequence[UnitView]) -> np.ndarray:
         params = self.params_of(ctx)
-        planned = planned_weights(ctx.state, pool, params["level"], params["criterion"])
-        return planned if planned is not None else super().greedy(ctx, pool)
+        return bt_greedy(ctx.state, pool, params["level"], params["criterion"])
 
     def fit_state(
         self, judgments: Sequence[Judgment], params: Mapping[str, Any], previous: Mapping[str, Any] | None = None

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from elicitation.state import RELIABILITY_PRIOR, Judgment, fisher_margin, fit_crowd
-from elicitation.strategies.active_bt import CRITERIA, LEVELS, bt_unit_scores, planned_weights, with_tables
+from elicitation.strategies.active_bt import CRITERIA, LEVELS, bt_greedy, bt_unit_scores, with_tables
 from elicitation.strategies.base import Context, UnitView
 from elicitation.strategies.registry import register
 from elicitation.strategies.scored import ScoredStrategy
@@ -41,15 +41,18 @@ def reliability_of(state: Mapping[str, Any], annotator_id: int) -> float:
 
 
 def reference_reliability(state: Mapping[str, Any]) -> float:
+    """The median annotator's reliability (stored by the refit; computed for older states)."""
+    if "reference_reliability" in state:
+        return float(state["reference_reliability"])
     etas = list((state.get("reliability") or {}).values())
     return float(np.median(etas)) if etas else reliability_of(state, -1)
 
 
-def relative_information(state: Mapping[str, Any], annotator_id: int) -> float:
+def relative_information(state: Mapping[str, Any], annotator_id: int, reference: float | None = None) -> float:
     """r_k: annotator k's information per judgment relative to a typical annotator's."""
     nu = float((state.get("system") or {}).get("nu", 0.0))
-    ref = fisher_margin(np.zeros(1), nu, reference_reliability(state))[0]
-    own = fisher_margin(np.zeros(1), nu, reliability_of(state, annotator_id))[0]
+    ref_eta = reference_reliability(state) if reference is None else reference
+    ref, own = fisher_margin(np.zeros(2), nu, np.array([ref_eta, reliability_of(state, annotator_id)]))
     return float(np.clip(own / ref, 0.0, 1.0)) if ref > 0 else 1.0
 
 
@@ -66,9 +69,9 @@ class CrowdBT(ScoredStrategy):
 
     def greedy(self, ctx: Context, pool: Sequence[UnitView]) -> np.ndarray:
         params = self.params_of(ctx)
-        planned = planned_weights(ctx.state, pool, params["level"], params["criterion"])
-        base = planned if planned is not None else super().greedy(ctx, pool)
-        r = relative_information(ctx.state, ctx.annotator_id)
+        reference = reference_reliability(ctx.state)
+        base = bt_greedy(ctx.state, pool, params["level"], params["criterion"], reference)
+        r = relative_information(ctx.state, ctx.annotator_id, reference)
         return r * base + (1.0 - r) / len(pool)
 
     def fit_state(
@@ -76,4 +79,5 @@ class CrowdBT(ScoredStrategy):
     ) -> dict[str, Any]:
         params = {**self.defaults, **params}
         state = fit_crowd(judgments, params["level"], start=(previous or {}).get("reliability"))
-        return with_tables(state, params["level"], params["criterion"], {"*": reference_reliability(state)})
+        state["reference_reliability"] = reference_reliability(state)
+        return with_tables(state, params["level"], params["criterion"], {"*": state["reference_reliability"]})

@@ -26,6 +26,17 @@ from elicitation.strategies.base import Choice, Context, ParamsError, Strategy, 
 TIE_TOLERANCE = 1e-9  # relative: scores this close to the best count as tied for the top
 
 
+def top_share(scores) -> np.ndarray:
+    """Uniform over the top-scoring entries (NaN scores last; all of them when none is finite)."""
+    s = np.nan_to_num(np.asarray(scores, dtype=float), nan=-np.inf, posinf=np.finfo(float).max)
+    best = s.max()
+    if not np.isfinite(best):
+        top = np.ones(len(s), dtype=bool)
+    else:
+        top = s >= best - TIE_TOLERANCE * max(1.0, abs(best))
+    return top / top.sum()
+
+
 class ScoredStrategy(Strategy):
     pool_order = "random"
     needs_candidates = True  # the service fills systems and lengths of each unit (and judges: needs_judges)
@@ -61,13 +72,7 @@ class ScoredStrategy(Strategy):
     def greedy(self, ctx: Context, pool: Sequence[UnitView]) -> np.ndarray:
         """The non-exploring part of the choice, as probabilities over the pool: by
         default uniform over the top-scoring units."""
-        s = np.nan_to_num(np.asarray(self.scores(ctx, pool), dtype=float), nan=-np.inf, posinf=np.finfo(float).max)
-        best = s.max()
-        if not np.isfinite(best):
-            top = np.ones(len(pool), dtype=bool)
-        else:
-            top = s >= best - TIE_TOLERANCE * max(1.0, abs(best))
-        return top / top.sum()
+        return top_share(self.scores(ctx, pool))
 
     def probabilities(self, ctx: Context, pool: Sequence[UnitView]) -> np.ndarray:
         eps = float(self.params_of(ctx)["epsilon"])

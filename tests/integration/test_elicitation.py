@@ -122,6 +122,34 @@ def test_next_unit_with_active_bt_follows_the_cached_state_without_refitting(own
 
 
 @pytest.mark.django_db
+def test_each_process_keeps_the_state_it_read_for_a_moment(owner, monkeypatch):
+    """The state (160 KB at 100 systems) is not fetched and unpickled on every request:
+    a process keeps what it read for STATE_MEMO_SECONDS, but a refit of its own, another
+    protocol or another study (same id, new study) is seen at once."""
+    monkeypatch.setattr(model_state, "STATE_MEMO_SECONDS", 0.5)
+    study = active_study(owner)
+    first = crafted_state(study, plan_pair=("sys-c", "sys-d"))
+    cache.set(state_key(study.id), first, 600)
+    assert cached_state(study).state["plans"]["*"] == {("sys-c", "sys-d"): 1.0}
+    cache.set(state_key(study.id), crafted_state(study, plan_pair=("sys-a", "sys-b")), 600)  # another process's refit
+    assert cached_state(study).state["plans"]["*"] == {("sys-c", "sys-d"): 1.0}  # within the memo
+    deadline = time.monotonic() + 5
+    while cached_state(study).state["plans"]["*"] != {("sys-a", "sys-b"): 1.0}:
+        assert time.monotonic() < deadline, "the memo never expired"
+        time.sleep(0.05)
+    # another protocol: not served from the memo
+    study.strategy_params = {**study.strategy_params, "epsilon": 0.5}
+    assert cached_state(study).state == {}
+    study.refresh_from_db()
+    # a refit in this process: its state is served at once
+    users = [add_annotator(study, f"ann{k}") for k in range(3)]
+    judge_all(study, users, 12)
+    assert cached_state(study).state["system"]["n"] == 100  # still the crafted state (no refit due yet)
+    study_state_refit(study_id=study.id)
+    assert cached_state(study).state["system"]["n"] == Annotation.objects.filter(study=study).count()
+
+
+@pytest.mark.django_db
 def test_a_refit_task_writes_the_state_the_next_request_uses(owner):
     study = active_study(owner)
     users = [add_annotator(study, f"ann{k}") for k in range(6)]
