@@ -131,6 +131,13 @@ DATABASES = {
     )
 }
 IS_POSTGRES = DATABASES["default"]["ENGINE"].endswith("postgresql")
+if IS_POSTGRES and os.environ.get("DB_SERVER_SIDE_BINDING", "1") == "1":
+    # psycopg 3 with server-side parameters prepares a statement after its 5th run on a
+    # connection (connections persist, CONN_MAX_AGE): PostgreSQL then skips planning the
+    # annotator path's few, ever-repeated statements (planning cost ~1 ms each on the
+    # shared machines here, more than executing them). Not for PgBouncer in transaction
+    # mode: set DB_SERVER_SIDE_BINDING=0 behind one.
+    DATABASES["default"].setdefault("OPTIONS", {})["server_side_binding"] = True
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # Concurrent page requests on a laptop: wait for the write lock instead of failing.
     DATABASES["default"]["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE"}

@@ -55,6 +55,7 @@ REFIT_GIVE_UP_SECONDS = 3600  # ... for this long (from the first of those attem
 CACHE_RETRY_SECONDS = 5.0
 STATE_MEMO_SECONDS = float(getattr(settings, "ELICITATION_STATE_MEMO_SECONDS", 1.0))  # see cached_state
 MEMO_STUDIES = 64  # studies whose state one process keeps at most
+LEASE_COUNT_BATCH = int(getattr(settings, "ELICITATION_LEASE_COUNT_BATCH", 4))  # see lease_noted
 CHUNK = 5000
 
 OUTCOMES = {"a": A_WINS, "b": B_WINS, "tie": TIE, "both_bad": TIE}
@@ -160,8 +161,11 @@ def _remember(study_id: int, protocol: tuple, found: CachedState) -> None:
 
 
 def forget_states() -> None:
-    """Drop this process's memo of cached states (tests that empty the cache call it)."""
+    """Drop this process's memo of cached states and its uncounted leases (tests that
+    empty the cache call it)."""
     _memo.clear()
+    with _uncounted_lock:
+        _uncounted.clear()
 
 
 def refit_due(cached: CachedState, leases: int, now: float) -> bool:
@@ -169,21 +173,37 @@ def refit_due(cached: CachedState, leases: int, now: float) -> bool:
     return behind >= REFIT_EVERY or (behind > 0 and now - cached.fitted_at >= REFIT_AFTER_SECONDS)
 
 
-def _count_lease(key: str) -> int:
-    """INCR, creating the counter on first use: one round trip once it exists."""
+def _count_lease(key: str, n: int) -> int:
+    """INCRBY, creating the counter on first use: one round trip once it exists."""
     try:
-        return cache.incr(key)
+        return cache.incr(key, n)
     except ValueError:  # no counter yet (Django's incr of a missing key)
         cache.add(key, 0, timeout=None)
-        return cache.incr(key)
+        return cache.incr(key, n)
+
+
+_uncounted: dict[int, int] = {}  # study id -> leases of this process not yet added to the cache's counter
+_uncounted_lock = threading.Lock()
 
 
 def lease_noted(study_id: int, cached: CachedState) -> None:
     """After a lease commits: count it, and queue a refit when the state is behind.
-    Never raises (it runs after the annotator's transaction; their unit is theirs)."""
+    Never raises (it runs after the annotator's transaction; their unit is theirs).
+
+    A process adds its leases to the cache's counter LEASE_COUNT_BATCH at a time (one
+    round trip per batch, not per lease); while a study has no state yet, at once. A
+    refit is so queued up to (batch - 1) leases per process later than REFIT_EVERY; a
+    process that stops serving a study leaves at most that many uncounted, which the
+    periodic refit of stale studies makes up for."""
     if not cached.reachable:
         return
-    ok, leases = _cache_call(_count_lease, leases_key(study_id))
+    with _uncounted_lock:
+        n = _uncounted.get(study_id, 0) + 1
+        if n < LEASE_COUNT_BATCH and cached.state:
+            _uncounted[study_id] = n
+            return
+        _uncounted[study_id] = 0
+    ok, leases = _cache_call(_count_lease, leases_key(study_id), n)
     if not ok or not refit_due(cached, int(leases), time.time()):
         return
     ok, queued = _cache_call(cache.add, pending_key(study_id), 1, timeout=PENDING_SECONDS)

@@ -15,8 +15,10 @@ from __future__ import annotations
 import json
 import random
 import time
+from collections.abc import Mapping
 from datetime import timedelta
 from functools import partial
+from types import MappingProxyType
 
 import numpy as np
 from django.conf import settings
@@ -98,35 +100,44 @@ def _pool(study: Study, user, strategy, exclude: set[int]) -> list[UnitView]:
         rows = _pool_rows(study, user, "random", " AND u.rand >= %s", [start], exclude, size)
         if len(rows) < size:
             rows += _pool_rows(study, user, "random", " AND u.rand < %s", [start], exclude, size - len(rows))
-    with_candidates = getattr(strategy, "needs_candidates", False)
-    info: dict[int, tuple[str, int, dict]] = {}
-    if with_candidates:
-        info = _candidate_info(study, [cid for row in rows for cid in row[2]], getattr(strategy, "needs_judges", False))
+    if not getattr(strategy, "needs_candidates", False):
+        return [
+            UnitView(uid, item_id, tuple(cids), ("",) * len(cids), (0,) * len(cids), n, (_NO_JUDGES,) * len(cids))
+            for uid, item_id, cids, n in rows
+        ]
+    info = _candidate_info(study, [cid for row in rows for cid in row[2]], getattr(strategy, "needs_judges", False))
     views = []
     for unit_id, item_id, candidate_ids, n_taken in rows:
-        cands = [info.get(cid, ("", 0, {})) for cid in candidate_ids]
+        if len(candidate_ids) == 2:  # pairwise: the common case, without generators
+            a, b = candidate_ids
+            ia, ib = info.get(a, _UNKNOWN), info.get(b, _UNKNOWN)
+            views.append(UnitView(unit_id, item_id, (a, b), (ia[0], ib[0]), (ia[1], ib[1]), n_taken, (ia[2], ib[2])))
+            continue
+        cands = [info.get(cid, _UNKNOWN) for cid in candidate_ids]
         views.append(
             UnitView(
-                id=unit_id,
-                item_id=item_id,
-                candidate_ids=tuple(candidate_ids),
-                systems=tuple(c[0] for c in cands),
-                lengths=tuple(c[1] for c in cands),
-                n_taken=n_taken,
-                judges=tuple(c[2] for c in cands),
+                unit_id,
+                item_id,
+                tuple(candidate_ids),
+                tuple(c[0] for c in cands),
+                tuple(c[1] for c in cands),
+                n_taken,
+                tuple(c[2] for c in cands),
             )
         )
     return views
 
 
-_candidates_seen: dict[tuple[int, object], dict[int, tuple[str, int]]] = {}  # (study, created) -> {candidate: (system, length)}
+_NO_JUDGES: Mapping[str, float] = MappingProxyType({})
+_UNKNOWN = ("", 0, _NO_JUDGES)  # a candidate gone since the pool was read
+_candidates_seen: dict[tuple[int, object], dict[int, tuple[str, int, Mapping]]] = {}  # (study, created) -> {candidate: (system, length, no judges)}
 
 
-def _candidate_info(study: Study, ids: list[int], with_judges: bool) -> dict[int, tuple[str, int, dict]]:
-    """System, length and (when asked) judge scores of the pool's candidates. System and
-    text never change once imported, so this process remembers them per study and asks the
-    database only for candidates it has not seen; judge scores can be uploaded later and
-    are always read."""
+def _candidate_info(study: Study, ids: list[int], with_judges: bool) -> Mapping[int, tuple[str, int, Mapping]]:
+    """System, length and (when asked) judge scores of the pool's candidates (a mapping
+    that holds at least those ids). System and text never change once imported, so this
+    process remembers them per study and asks the database only for candidates it has not
+    seen; judge scores can be uploaded later and are always read."""
     if with_judges:
         return {
             cid: (system, length or 0, judges)
@@ -143,8 +154,8 @@ def _candidate_info(study: Study, ids: list[int], with_judges: bool) -> dict[int
     missing = [cid for cid in ids if cid not in known]
     if missing:
         rows = Candidate.objects.filter(id__in=missing).annotate(length=Length("text")).values_list("id", "system", "length")
-        known.update((cid, (system, length or 0)) for cid, system, length in rows)
-    return {cid: (*known[cid], {}) for cid in ids if cid in known}
+        known.update((cid, (system, length or 0, _NO_JUDGES)) for cid, system, length in rows)
+    return known
 
 
 def _display_order(study: Study, candidate_ids: list[int], rng: np.random.Generator) -> list[int]:

@@ -8,7 +8,7 @@ bias and optional length bias, some of them flipping answers (reliability eta < 
 answering at random (spammers, eta = 0.5).
 
 `run_pure` drives annotators through a registered strategy with an in-memory pool built
-the way the assignment service builds it (a window of up to 200 eligible units in random
+the way the assignment service builds it (a window of the strategy's `pool_size` eligible units in random
 key order, or fewest-judged first; no unit twice for an annotator, none beyond
 redundancy) and the strategy's own refits every `refit_every` judgments, so the benchmark
 exercises the same strategy code as production, fast. The `simulate` management command
@@ -265,8 +265,8 @@ class Run:
 
 class Pool:
     """The assignment service's pool, in memory: eligible units (fewer than `redundancy`
-    judgments, never held by this annotator), a window of POOL_SIZE in random-key order
-    from a random start, or fewest-judged first."""
+    judgments, never held by this annotator), a window of the strategy's `pool_size`
+    (as the service) in random-key order from a random start, or fewest-judged first."""
 
     def __init__(self, world: World, rng: np.random.Generator):
         self.world = world
@@ -280,16 +280,16 @@ class Pool:
     def eligible(self, annotator: int) -> np.ndarray:
         return (self.n_taken < self.world.config.redundancy) & ~self.held[annotator]
 
-    def window(self, annotator: int, order: str, rng: np.random.Generator) -> np.ndarray:
+    def window(self, annotator: int, order: str, rng: np.random.Generator, size: int = POOL_SIZE) -> np.ndarray:
         ok = self.eligible(annotator)
         if order == "fewest":
             idx = np.flatnonzero(ok)
-            return idx[np.lexsort((self.rand[idx], self.n_taken[idx]))][:POOL_SIZE]
+            return idx[np.lexsort((self.rand[idx], self.n_taken[idx]))][:size]
         ok_sorted = ok[self.by_rand]
         start = int(np.searchsorted(self.rand_sorted, rng.random()))
-        after = np.flatnonzero(ok_sorted[start:])[:POOL_SIZE] + start
-        if len(after) < POOL_SIZE:
-            after = np.concatenate([after, np.flatnonzero(ok_sorted[:start])[: POOL_SIZE - len(after)]])
+        after = np.flatnonzero(ok_sorted[start:])[:size] + start
+        if len(after) < size:
+            after = np.concatenate([after, np.flatnonzero(ok_sorted[:start])[: size - len(after)]])
         return self.by_rand[after]
 
     def view(self, u: int) -> UnitView:
@@ -381,7 +381,7 @@ def run_pure(
     for t in range(1, budget + 1):
         units = np.array([], dtype=np.int64)
         for annotator in rng.permutation(annotators):
-            units = pool.window(int(annotator), strategy.pool_order, rng)
+            units = pool.window(int(annotator), strategy.pool_order, rng, getattr(strategy, "pool_size", POOL_SIZE))
             if len(units):
                 break
         if not len(units):

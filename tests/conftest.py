@@ -44,14 +44,16 @@ def _celery_in_process(request):
 @pytest.fixture(autouse=True)
 def _no_state_memo(request, monkeypatch):
     """Tests write model states into the cache as another process's refit would and expect
-    the next request to read them: each process's short memo of the state is off here
-    (tests/integration/test_elicitation.py tests it with its production setting)."""
+    the next request to read them, and count leases one by one: each process's short memo
+    of the state and its batching of lease counts are off here
+    (tests/integration/test_elicitation.py tests both with their production settings)."""
     if not _django_loaded(request):
         yield
         return
     from elicitation import model_state
 
     monkeypatch.setattr(model_state, "STATE_MEMO_SECONDS", 0.0)
+    monkeypatch.setattr(model_state, "LEASE_COUNT_BATCH", 1)
     model_state.forget_states()
     yield
     model_state.forget_states()

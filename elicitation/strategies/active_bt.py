@@ -55,6 +55,7 @@ LEVELS = ("system", "candidate")
 CRITERIA = ("ranking", "eig", "adjacent")
 PLAN_LENGTH = 20  # judgments between refits (elicitation.model_state.REFIT_EVERY)
 MATRIX_FROM = 8  # players from which a pair table is stored as a matrix
+POOL_SIZE = 64  # units offered per request (see the module docstring)
 PLAN_CANDIDATES = 256  # pairs the plan chooses among after its first pick (all of them up to 23 players)
 
 Pair = tuple[Hashable, Hashable]
@@ -276,6 +277,7 @@ class ActiveBT(ScoredStrategy):
     label = "Active Bradley–Terry: the most informative comparison next, with exploration"
     defaults = {"epsilon": 0.1, "level": "system", "criterion": "ranking"}
     choices = {"level": LEVELS, "criterion": CRITERIA}
+    pool_size = POOL_SIZE
 
     def scores(self, ctx: Context, pool: Sequence[UnitView]) -> np.ndarray:
         params = self.params_of(ctx)

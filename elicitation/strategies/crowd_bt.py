@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from elicitation.state import RELIABILITY_PRIOR, Judgment, fisher_margin, fit_crowd
-from elicitation.strategies.active_bt import CRITERIA, LEVELS, bt_greedy, bt_unit_scores, with_tables
+from elicitation.strategies.active_bt import CRITERIA, LEVELS, POOL_SIZE, bt_greedy, bt_unit_scores, with_tables
 from elicitation.strategies.base import Context, UnitView
 from elicitation.strategies.registry import register
 from elicitation.strategies.scored import ScoredStrategy
@@ -62,6 +62,7 @@ class CrowdBT(ScoredStrategy):
     label = "Crowd-BT: active Bradley–Terry with each annotator's reliability estimated"
     defaults = {"epsilon": 0.1, "level": "system", "criterion": "ranking"}
     choices = {"level": LEVELS, "criterion": CRITERIA}
+    pool_size = POOL_SIZE
 
     def scores(self, ctx: Context, pool: Sequence[UnitView]) -> np.ndarray:
         params = self.params_of(ctx)

@@ -203,6 +203,32 @@ def test_requests_queue_a_refit_every_n_leases_and_never_fit_themselves(monkeypa
 
 
 @pytest.mark.django_db(transaction=True)
+def test_a_process_counts_leases_in_batches_once_a_state_exists(monkeypatch):
+    """In production each process adds its leases to the cache's counter a few at a time
+    (LEASE_COUNT_BATCH): one round trip per batch. The first lease of a study without a
+    state is counted (and refits) at once; a refit is due REFIT_EVERY leases later, give
+    or take a batch."""
+    owner = make_user("owner", researcher=True)
+    study = active_study(owner, items=8)
+    monkeypatch.setattr(model_state, "REFIT_EVERY", 5)
+    monkeypatch.setattr(model_state, "LEASE_COUNT_BATCH", 4)
+    queued = []
+    real_delay = refit_study.delay
+    monkeypatch.setattr(refit_study, "delay", lambda study_id: queued.append(study_id) or real_delay(study_id))
+    users = [add_annotator(study, f"ann{k}") for k in range(4)]
+    judge_all(study, users, 1)  # no state yet: counted at once, refit
+    assert cache.get(leases_key(study.id)) == 1 and queued == [study.id]
+    judge_all(study, users, 3)
+    assert cache.get(leases_key(study.id)) == 1  # 3 leases held back in this process
+    judge_all(study, users, 1)
+    assert cache.get(leases_key(study.id)) == 5  # the 4th of the batch: added in one INCRBY
+    assert queued == [study.id]  # 4 behind the state's mark (1): not yet due
+    judge_all(study, users, 4)
+    assert cache.get(leases_key(study.id)) == 9 and queued == [study.id, study.id]  # 8 behind: refit
+    forget(study)
+
+
+@pytest.mark.django_db(transaction=True)
 def test_at_most_one_refit_is_queued_while_one_is_pending(monkeypatch):
     owner = make_user("owner", researcher=True)
     study = active_study(owner, items=8)

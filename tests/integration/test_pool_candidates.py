@@ -53,7 +53,7 @@ def test_a_recreated_study_with_the_same_id_is_not_served_stale_systems():
     user = add_annotator(study, "ann")
     services._pool(study, user, get_strategy("active-bt"), set())
     key = next(iter(services._candidates_seen))
-    services._candidates_seen[key] = {cid: ("stale", 0) for cid in services._candidates_seen[key]}
+    services._candidates_seen[key] = {cid: ("stale", 0, services._NO_JUDGES) for cid in services._candidates_seen[key]}
     study.created_at = study.created_at.replace(year=study.created_at.year - 1)  # another study under the same id
     views = services._pool(study, user, get_strategy("active-bt"), set())
     assert all("stale" not in view.systems for view in views)
