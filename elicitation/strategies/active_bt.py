@@ -34,6 +34,11 @@ offers, and a unit of that pair uniformly:
 
 When the pool offers none of the planned pairs, or a system the state has not seen, G is
 uniform over the top-scoring units instead. Either way the propensity is exact.
+
+The pool is a random window of POOL_SIZE (64) eligible units. In simulation (10 systems,
+45 pairs) 64 ranks as fast as 200 did, and the floor eps/|pool| of the propensity is higher
+(the largest 1/propensity weights of the report smaller); the service reads a quarter of the
+rows on every request.
 """
 
 from __future__ import annotations
@@ -184,7 +189,7 @@ def with_tables(state: dict[str, Any], level: str, criterion: str, etas: Mapping
 def _groups(pool: Sequence[UnitView], level: str) -> dict[Hashable, list[tuple[int, Pair]]]:
     """The pool's pairs (canonical) by group ("" = systems, or an item id), with each
     unit's row; a unit that is not a pair of two different systems (or of two candidates)
-    is left out. Runs on up to 200 units per request."""
+    is left out. Runs on every unit of the pool, on every request."""
     groups: dict[Hashable, list[tuple[int, Pair]]] = {}
     system = level == "system"
     for n, unit in enumerate(pool):
