@@ -183,6 +183,37 @@ def test_pure_pool_follows_the_service_rules():
     assert np.all(pool.n_taken <= 2) and pool.n_taken.sum() == len(taken) == 15 * 2
 
 
+def test_pure_pool_offers_the_strategy_s_pool_size(monkeypatch):
+    """The benchmark's pool is the service's: a window of the strategy's `pool_size`."""
+    from elicitation.strategies import get_strategy
+
+    config = WorldConfig(n_systems=10, n_items=20, n_annotators=4)
+    world = make_world(config, np.random.default_rng(1))
+    pool = Pool(world, np.random.default_rng(2))
+    assert len(pool.window(0, "random", np.random.default_rng(3), 64)) == 64
+    sizes = []
+    real = Pool.window
+    monkeypatch.setattr(Pool, "window", lambda self, a, order, rng, size=200: sizes.append(size) or real(self, a, order, rng, size))
+    run_pure("active-bt", world, np.random.default_rng(4), budget=5, checkpoint_every=5)
+    run_pure("uniform", world, np.random.default_rng(4), budget=5, checkpoint_every=5)
+    assert set(sizes[:5]) == {get_strategy("active-bt").pool_size} == {64}
+    assert set(sizes[5:]) == {get_strategy("uniform").pool_size} == {16}
+
+
+def test_ratios_to_uniform_pair_the_seeds_both_ran():
+    from elicitation.simulation import METRICS, aggregate
+
+    def row(strategy, seed, value):
+        return {"strategy": strategy, "seed": seed, **{key: value for key, _ in METRICS}}
+
+    # uniform on 4 seeds, active-bt on the first 2: its ratio uses uniform's first 2 only
+    rows = [row("uniform", s, v) for s, v in enumerate([100, 100, 400, 400])] + [row("active-bt", s, 50) for s in range(2)]
+    agg = aggregate(rows, budget=1000)
+    assert agg["uniform"]["hold_tau90"]["mean"] == 250
+    assert agg["active-bt"]["hold_tau90"]["ratio_mean"] == 0.5  # 50 / 100, not 50 / 250
+    assert agg["uniform"]["hold_tau90"]["ratio_mean"] == 1.0
+
+
 def test_run_pure_logs_propensities_and_stops_when_units_run_out():
     config = WorldConfig(n_systems=3, n_items=4, n_annotators=3, redundancy=1)
     world = make_world(config, np.random.default_rng(3))
