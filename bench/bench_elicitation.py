@@ -335,6 +335,9 @@ NOTES = """## How to read this
   population value (the latent bias is 0.3 where annotators have one).
 - judge-disagreement and length-balanced do not try to rank systems faster: they are here so
   that their cost in ranking efficiency is visible.
+- **Seeds.** A run's milestones vary a lot with its world and draws: in `goal`, active-bt's
+  ratio over seeds 0-11 alone was 0.50 and over seeds 16-47 0.78 (commit 17a0a6a). Read the
+  90% intervals, and the ratios of strategies on 8-12 seeds as rough.
 """
 
 
