@@ -134,8 +134,8 @@ def plan_pairs(block: Mapping[str, Any], criterion: str, eta: float = 1.0, lengt
 
 def pair_table(block: Mapping[str, Any], prior_var: float, criterion: str, eta: float = 1.0) -> dict[Any, Any]:
     """The score of every pair of a block's players, computed once per refit: {pair: score},
-    or from MATRIX_FROM players on {"players": sorted names, "matrix": (k, k) symmetric
-    scores}, since every next-unit request unpickles the table and 4950 dict entries (100
+    or from MATRIX_FROM players on {"players": sorted names, "index": {name: row},
+    "matrix": (k, k) symmetric scores}, since every next-unit request unpickles the table and 4950 dict entries (100
     systems) cost it milliseconds where one array costs microseconds."""
     players = sorted(block["players"])
     pairs = list(combinations(players, 2))
@@ -147,7 +147,7 @@ def pair_table(block: Mapping[str, Any], prior_var: float, criterion: str, eta: 
     a, b = np.triu_indices(len(players), 1)  # the order of combinations()
     matrix = np.zeros((len(players), len(players)))
     matrix[a, b] = matrix[b, a] = values
-    return {"players": tuple(players), "matrix": matrix}
+    return {"players": tuple(players), "index": {p: n for n, p in enumerate(players)}, "matrix": matrix}
 
 
 def _from_table(table: Mapping[Any, Any] | None, pairs: Sequence[Pair]) -> np.ndarray | None:
@@ -155,7 +155,7 @@ def _from_table(table: Mapping[Any, Any] | None, pairs: Sequence[Pair]) -> np.nd
     if not table:
         return None
     if "matrix" in table:
-        index = {p: n for n, p in enumerate(table["players"])}
+        index = table.get("index") or {p: n for n, p in enumerate(table["players"])}
         a = [index.get(x) for x, _ in pairs]
         b = [index.get(y) for _, y in pairs]
         if None in a or None in b:

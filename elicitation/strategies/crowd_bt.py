@@ -49,11 +49,25 @@ def reference_reliability(state: Mapping[str, Any]) -> float:
 
 
 def relative_information(state: Mapping[str, Any], annotator_id: int, reference: float | None = None) -> float:
-    """r_k: annotator k's information per judgment relative to a typical annotator's."""
+    """r_k: annotator k's information per judgment relative to a typical annotator's
+    (stored per annotator by the refit; computed for others and for older states)."""
+    stored = state.get("relative_information")
+    if stored is not None and reference is None:
+        return float(stored.get(annotator_id, state["relative_information_prior"]))
     nu = float((state.get("system") or {}).get("nu", 0.0))
     ref_eta = reference_reliability(state) if reference is None else reference
     ref, own = fisher_margin(np.zeros(2), nu, np.array([ref_eta, reliability_of(state, annotator_id)]))
     return float(np.clip(own / ref, 0.0, 1.0)) if ref > 0 else 1.0
+
+
+def _relative_informations(state: Mapping[str, Any]) -> tuple[dict[int, float], float]:
+    """r_k of every annotator the fit knows, and of a new one (prior reliability)."""
+    nu = float((state.get("system") or {}).get("nu", 0.0))
+    annotators = list(state.get("reliability") or {})
+    etas = np.array([reliability_of(state, a) for a in annotators] + [reliability_of(state, None), reference_reliability(state)])
+    info = fisher_margin(np.zeros(len(etas)), nu, etas)
+    r = np.clip(info[:-1] / info[-1], 0.0, 1.0) if info[-1] > 0 else np.ones(len(etas) - 1)
+    return dict(zip(annotators, r[:-1].tolist(), strict=True)), float(r[-1])
 
 
 @register
@@ -70,9 +84,8 @@ class CrowdBT(ScoredStrategy):
 
     def greedy(self, ctx: Context, pool: Sequence[UnitView]) -> np.ndarray:
         params = self.params_of(ctx)
-        reference = reference_reliability(ctx.state)
-        base = bt_greedy(ctx.state, pool, params["level"], params["criterion"], reference)
-        r = relative_information(ctx.state, ctx.annotator_id, reference)
+        base = bt_greedy(ctx.state, pool, params["level"], params["criterion"], reference_reliability(ctx.state))
+        r = relative_information(ctx.state, ctx.annotator_id)
         return r * base + (1.0 - r) / len(pool)
 
     def fit_state(
@@ -81,4 +94,5 @@ class CrowdBT(ScoredStrategy):
         params = {**self.defaults, **params}
         state = fit_crowd(judgments, params["level"], start=(previous or {}).get("reliability"))
         state["reference_reliability"] = reference_reliability(state)
+        state["relative_information"], state["relative_information_prior"] = _relative_informations(state)
         return with_tables(state, params["level"], params["criterion"], {"*": state["reference_reliability"]})

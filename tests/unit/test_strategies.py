@@ -220,6 +220,18 @@ def test_bt_strategies_ask_about_the_close_pair_not_the_settled_one(name, criter
     assert p[0] == p[2] == pytest.approx(0.1 / 3 + 0.9 * (1 - r) / 3)
 
 
+def test_crowd_bt_stores_each_annotator_s_relative_information_at_refit():
+    """The next-unit request looks r_k up instead of computing Fisher informations: the
+    stored values are the computed ones, for known annotators and for a new one."""
+    strategy, ctx = greedy("crowd-bt")
+    state = strategy.fit_state(judgments(400, strengths=(-1.0, 0.5, 0.0, 0.2)), ctx.params)
+    bare = {k: v for k, v in state.items() if k not in ("relative_information", "relative_information_prior")}
+    assert set(state["relative_information"]) == set(state["reliability"])
+    for annotator in [*state["reliability"], 10_000]:
+        assert relative_information(state, annotator) == pytest.approx(relative_information(bare, annotator), abs=1e-12)
+    assert 0 <= state["relative_information_prior"] <= 1
+
+
 @pytest.mark.parametrize("name", ["active-bt", "crowd-bt", "length-balanced"])
 def test_without_state_the_choice_is_uniform(name):
     strategy, ctx = greedy(name)
