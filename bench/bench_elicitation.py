@@ -145,6 +145,7 @@ def main(argv=None) -> int:
         report["settings"] = {}
         summarise(report, list(budgets), args.strategies, budgets)
         out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
         (out / "elicitation.json").write_text(json.dumps(report, indent=2, default=_json_default) + "\n", encoding="utf-8")
         (out / "elicitation.md").write_text(markdown(report), encoding="utf-8")
         return 0

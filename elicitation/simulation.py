@@ -470,18 +470,17 @@ def aggregate(rows: Sequence[Mapping[str, Any]], budget: int) -> dict[str, dict[
             agg[key] = float(np.mean(values)) if values else math.nan
         out[name] = agg
     # Ratios pair each strategy with uniform on the seeds both ran (strategies may run on
-    # different numbers of seeds; a run without a seed, e.g. a test's, pairs with all).
+    # different numbers of seeds).
     def by_seed(name, key):
-        return {r.get("seed", n): (r[key] if r[key] is not None else budget) for n, r in enumerate(rows) if r["strategy"] == name}
+        return {r["seed"]: (r[key] if r[key] is not None else budget) for r in rows if r["strategy"] == name}
 
     if "uniform" in out:
         for name, agg in out.items():
             for key, _ in METRICS:
                 base, mine = by_seed("uniform", key), by_seed(name, key)
-                common = sorted(set(base) & set(mine)) or sorted(base)
-                b = [base[s] for s in common]
-                m = [mine[s] for s in common if s in mine] or [agg[key]["mean"]]
-                if np.mean(b) > 0:
+                common = sorted(set(base) & set(mine))
+                b, m = [base[s] for s in common], [mine[s] for s in common]
+                if common and np.mean(b) > 0:
                     agg[key]["ratio_mean"] = float(np.mean(m) / np.mean(b))
                     agg[key]["ratio_median"] = float(np.median(m) / np.median(b)) if np.median(b) else math.nan
     return out

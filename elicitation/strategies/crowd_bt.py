@@ -48,15 +48,14 @@ def reference_reliability(state: Mapping[str, Any]) -> float:
     return float(np.median(etas)) if etas else reliability_of(state, -1)
 
 
-def relative_information(state: Mapping[str, Any], annotator_id: int, reference: float | None = None) -> float:
+def relative_information(state: Mapping[str, Any], annotator_id: int) -> float:
     """r_k: annotator k's information per judgment relative to a typical annotator's
-    (stored per annotator by the refit; computed for others and for older states)."""
+    (stored per annotator by the refit; computed for states written before it was)."""
     stored = state.get("relative_information")
-    if stored is not None and reference is None:
+    if stored is not None:
         return float(stored.get(annotator_id, state["relative_information_prior"]))
     nu = float((state.get("system") or {}).get("nu", 0.0))
-    ref_eta = reference_reliability(state) if reference is None else reference
-    ref, own = fisher_margin(np.zeros(2), nu, np.array([ref_eta, reliability_of(state, annotator_id)]))
+    ref, own = fisher_margin(np.zeros(2), nu, np.array([reference_reliability(state), reliability_of(state, annotator_id)]))
     return float(np.clip(own / ref, 0.0, 1.0)) if ref > 0 else 1.0
 
 
