@@ -17,8 +17,8 @@ so informative units, which redundancy makes scarce, go to the annotators whose 
 count, and a random answerer gets random units. A new annotator gets the prior mean
 reliability (0.8).
 
-params: epsilon (0.1), level ("system" | "candidate"), criterion ("ranking" | "eig" |
-"adjacent"), as for active-bt.
+params: epsilon (0.1), level ("system" | "candidate"), criterion ("misorder" | "ranking" |
+"eig" | "adjacent"), as for active-bt.
 """
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ def _relative_informations(state: Mapping[str, Any]) -> tuple[dict[int, float], 
 class CrowdBT(ScoredStrategy):
     name = "crowd-bt"
     label = "Crowd-BT: active Bradley–Terry with each annotator's reliability estimated"
-    defaults = {"epsilon": 0.1, "level": "system", "criterion": "ranking"}
+    defaults = {"epsilon": 0.1, "level": "system", "criterion": "misorder"}
     choices = {"level": LEVELS, "criterion": CRITERIA}
     pool_size = POOL_SIZE
 

@@ -82,7 +82,7 @@ def crafted_state(study, plan_pair=("sys-c", "sys-d")):
     cov = np.eye(4) * 0.05
     state = {
         "system": {"players": SYSTEMS, "scores": scores, "cov": cov, "nu": 0.2, "position": 0.1, "position_sd": 0.05, "n": 100},
-        "tables_for": ("system", "ranking"),
+        "tables_for": ("system", "misorder"),
         "tables": {"*": {"": {}}},
         "plans": {"*": {plan_pair: 1.0}},
     }

@@ -112,7 +112,7 @@ def test_the_strategy_picker_changes_the_strategy_while_live(owner, study):
     assert response.status_code == 302 and response["Location"] == reverse("study_detail", args=["s1"]) + "#strategy"
     study.refresh_from_db()
     assert study.status == "live" and study.strategy == "active-bt"
-    assert study.strategy_params == {"epsilon": 0.25, "level": "system", "criterion": "ranking"}  # defaults filled in
+    assert study.strategy_params == {"epsilon": 0.25, "level": "system", "criterion": "misorder"}  # defaults filled in
     page = client.get(response["Location"]).content.decode()
     assert "The study now uses the active-bt strategy." in page
     assert '<option value="active-bt" selected>' in page and "&quot;epsilon&quot;: 0.25" in page

@@ -181,7 +181,7 @@ def test_epsilon_outside_0_1_is_refused(name, bad):
 @pytest.mark.parametrize("name", ["active-bt", "crowd-bt"])
 def test_bt_params_are_validated_and_defaulted(name):
     strategy = get_strategy(name)
-    assert strategy.parse_params({}) == {"epsilon": 0.1, "level": "system", "criterion": "ranking"}
+    assert strategy.parse_params({}) == {"epsilon": 0.1, "level": "system", "criterion": "misorder"}
     assert strategy.parse_params({"level": "candidate", "epsilon": 1})["epsilon"] == 1.0
     for key, value in (("level", "item"), ("criterion", "fastest")):
         with pytest.raises(ParamsError) as err:
@@ -205,7 +205,7 @@ def top_units(strategy, ctx, pool):
 
 
 @pytest.mark.parametrize("name", ["active-bt", "crowd-bt"])
-@pytest.mark.parametrize("criterion", ["ranking", "eig", "adjacent"])
+@pytest.mark.parametrize("criterion", ["misorder", "ranking", "eig", "adjacent"])
 def test_bt_strategies_ask_about_the_close_pair_not_the_settled_one(name, criterion):
     # a, b far apart and well measured; c, d close: their order is what is unknown.
     strategy, ctx = greedy(name, criterion=criterion)

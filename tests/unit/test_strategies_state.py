@@ -15,7 +15,7 @@ import pytest  # noqa: E402
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from elicitation.acquisition import adjacent_variance_gain, eig, norm_cdf, ranking_gain, upper_tail  # noqa: E402
+from elicitation.acquisition import adjacent_variance_gain, eig, misorder_gain, norm_cdf, ranking_gain, upper_tail  # noqa: E402
 from elicitation.simulation import Pool, WorldConfig, kendall_tau, make_world, population_truth, run_pure  # noqa: E402
 from elicitation.state import Judgment, fisher_margin, fit_candidates, fit_crowd, fit_systems, length_counts  # noqa: E402
 from elicitation.strategies.active_bt import plan_pairs  # noqa: E402
@@ -116,7 +116,8 @@ def test_criteria_prefer_the_uncertain_close_pair():
     cov = np.diag([0.04, 0.04, 0.04])
     ci, cj = np.array([0, 0, 1]), np.array([1, 2, 2])
     info = fisher_margin(mu[ci] - mu[cj], 0.0)
-    for gain in (ranking_gain(mu, cov, ci, cj, info), adjacent_variance_gain(mu, cov, ci, cj, info)):
+    for gain in (ranking_gain(mu, cov, ci, cj, info), adjacent_variance_gain(mu, cov, ci, cj, info),
+                 misorder_gain(mu, cov, ci, cj, info)):
         assert np.argmax(gain) == 0
         assert np.all(gain >= 0)
     assert np.argmax(eig(cov[ci, ci] + cov[cj, cj], info)) == 0
@@ -127,6 +128,48 @@ def test_ranking_gain_is_nil_when_every_order_is_settled():
     cov = np.eye(3) * 0.01
     ci, cj = np.array([0, 1]), np.array([1, 2])
     assert np.all(ranking_gain(mu, cov, ci, cj, np.full(2, 0.2)) == 0)
+    assert np.all(misorder_gain(mu, cov, ci, cj, np.full(2, 0.2)) == 0)
+
+
+def test_misorder_gain_is_the_expected_drop_of_the_misordering_risk():
+    # Two players: the target is the candidate itself. After h comparisons of information I
+    # the variance shrinks by r = v^2 / (1/(h I) + v) and the mean moves by N(0, r): check
+    # the 8-node quadrature against a fine grid integration of the same expectation.
+    mu, cov = np.array([0.0, 0.3]), np.array([[0.05, -0.01], [-0.01, 0.04]])
+    v = 0.05 + 0.04 + 0.02
+    r = v**2 / (1 / (50 * 0.2) + v)
+    z = np.linspace(-9, 9, 20001)
+    density = np.exp(-z**2 / 2) / np.sqrt(2 * np.pi)
+    after = np.sum(density * norm_cdf(-np.abs(0.3 + np.sqrt(r) * z) / np.sqrt(v - r))) * (z[1] - z[0])
+    expected = float(norm_cdf(np.array(-0.3 / np.sqrt(v)))) - after
+    got = misorder_gain(mu, cov, np.array([0]), np.array([1]), np.array([0.2]), horizon=50)
+    assert expected > 0.01
+    assert got[0] == pytest.approx(expected, rel=1e-4)
+
+
+def test_misorder_gain_looks_ahead_where_one_judgment_would_not():
+    # A pair at 1.5 sd: one judgment hardly moves its misordering risk, a block of them does,
+    # and more so than for a pair at 4 sd.
+    mu, cov = np.array([0.0, 0.3, 2.0]), np.diag([0.02, 0.02, 0.02])
+    ci, cj, info = np.array([0, 1]), np.array([1, 2]), np.full(2, 0.2)
+    one = misorder_gain(mu, cov, ci, cj, info, horizon=1)
+    block = misorder_gain(mu, cov, ci, cj, info, horizon=100)
+    assert block[0] > 10 * one[0] and block[0] > 5 * block[1]
+
+
+def test_misorder_gain_sums_over_the_most_uncertain_targets(monkeypatch):
+    import elicitation.acquisition as acq
+
+    block = fit_systems(simulated(list(np.linspace(0, 2, 12)), 500, seed=14))
+    k = len(block["players"])
+    i, j = np.triu_indices(k, 1)
+    info = np.full(i.size, 0.2)
+    whole = misorder_gain(block["scores"], block["cov"], i, j, info)
+    monkeypatch.setattr(acq, "CHUNK_CELLS", 50)  # a few candidates per block: the same numbers
+    np.testing.assert_allclose(misorder_gain(block["scores"], block["cov"], i, j, info), whole, rtol=1e-12)
+    monkeypatch.setattr(acq, "MISORDER_TARGETS", 5)  # the 5 targets most likely misordered only
+    few = misorder_gain(block["scores"], block["cov"], i, j, info)
+    assert np.all(few <= whole + 1e-15) and 0 < few.sum() < 0.9 * whole.sum()
 
 
 @settings(max_examples=60, deadline=None)
@@ -138,18 +181,24 @@ def test_property_gains_are_finite_and_non_negative(k, seed):
     cov = x @ x.T * rng.uniform(0.001, 2)
     ci, cj = np.triu_indices(k, 1)
     info = fisher_margin(mu[ci] - mu[cj], float(rng.uniform(0, 1)), float(rng.uniform(0.5, 1)))
-    for gain in (ranking_gain(mu, cov, ci, cj, info), adjacent_variance_gain(mu, cov, ci, cj, info), eig(cov[ci, ci] + cov[cj, cj] - 2 * cov[ci, cj], info)):
+    for gain in (ranking_gain(mu, cov, ci, cj, info), adjacent_variance_gain(mu, cov, ci, cj, info),
+                 misorder_gain(mu, cov, ci, cj, info), eig(cov[ci, ci] + cov[cj, cj] - 2 * cov[ci, cj], info)):
         assert np.all(np.isfinite(gain)) and np.all(gain >= 0)
 
 
-def test_plan_spreads_a_batch_over_the_uncertain_pairs():
-    # three equally uncertain close pairs: a batch of 20 is spread over them, not piled on one
+@pytest.mark.parametrize("criterion", ["misorder", "ranking"])
+def test_plan_spreads_a_batch_over_the_uncertain_pairs(criterion):
+    # three close pairs: a batch of 20 goes to them only, and to more than one of them.
+    # ("ranking" looks one judgment ahead, so each pick lowers the pair's next gain a lot
+    # and the batch is spread; "misorder" looks a block ahead and piles more on the pair
+    # whose order is least certain.)
     block = fit_systems(simulated([0.0, 0.1, 3.0, 3.1, 6.0, 6.1], 400))
-    plan = plan_pairs(block, "ranking", length=20)
+    plan = plan_pairs(block, criterion, length=20)
     assert sum(plan.values()) == pytest.approx(1.0)
     close = {("s0", "s1"), ("s2", "s3"), ("s4", "s5")}
-    assert set(plan) >= close or len(set(plan) & close) >= 2
-    assert max(plan.values()) < 0.8
+    assert set(plan) <= close and len(plan) >= 2
+    if criterion == "ranking":
+        assert max(plan.values()) < 0.8
 
 
 def test_population_truth_is_the_latent_order_shrunk_by_noise():
@@ -265,13 +314,14 @@ def test_ranking_gain_in_blocks_is_the_same_as_at_once(monkeypatch):
     np.testing.assert_allclose(ranking_gain(block["scores"], block["cov"], i, j, info), whole, rtol=1e-12)
 
 
-def test_system_tables_are_matrices_that_score_like_a_fresh_computation():
+@pytest.mark.parametrize("criterion", ["misorder", "ranking"])
+def test_system_tables_are_matrices_that_score_like_a_fresh_computation(criterion):
     from elicitation.strategies import UnitView
     from elicitation.strategies.active_bt import bt_unit_scores, score_pairs, with_tables
 
     players = 12
     judgments = simulated(list(np.linspace(0, 2, players)), 800, seed=15)
-    state = with_tables({"system": fit_systems(judgments)}, "system", "ranking", {"*": 1.0})
+    state = with_tables({"system": fit_systems(judgments)}, "system", criterion, {"*": 1.0})
     table = state["tables"]["*"][""]
     assert table["matrix"].shape == (players, players) and np.allclose(table["matrix"], table["matrix"].T)
     rng = np.random.default_rng(16)
@@ -280,31 +330,34 @@ def test_system_tables_are_matrices_that_score_like_a_fresh_computation():
         a, b = sorted(rng.choice(players, 2, replace=False))
         pool.append(UnitView(id=u, item_id=u, candidate_ids=(2 * u, 2 * u + 1), systems=(f"s{b}", f"s{a}"), lengths=(1, 1),
                              n_taken=0, judges=({}, {})))
-    got = bt_unit_scores(state, pool, "system", "ranking")
+    got = bt_unit_scores(state, pool, "system", criterion)
     pairs = [tuple(sorted(v.systems)) for v in pool]
-    fresh = score_pairs(state["system"], pairs, 100.0, "ranking", 1.0)
+    fresh = score_pairs(state["system"], pairs, 100.0, criterion, 1.0)
     np.testing.assert_allclose(got, fresh, rtol=1e-9)
     # an unseen system: the table does not cover it, scores are computed on the spot
     pool.append(UnitView(id=99, item_id=99, candidate_ids=(1000, 1001), systems=("s0", "new"), lengths=(1, 1), n_taken=0,
                          judges=({}, {})))
-    assert np.isfinite(bt_unit_scores(state, pool, "system", "ranking")).all()
+    assert np.isfinite(bt_unit_scores(state, pool, "system", criterion)).all()
 
 
-def test_plan_of_many_systems_picks_among_the_best_pairs_and_is_quick():
+@pytest.mark.parametrize("criterion", ["misorder", "ranking"])
+def test_plan_of_many_systems_picks_among_the_best_pairs_and_is_quick(criterion):
     import time
 
-    from elicitation.strategies.active_bt import PLAN_CANDIDATES, score_pairs
+    from elicitation.strategies.active_bt import PLAN_CANDIDATES, score_pairs, with_tables
 
     players = 40  # 780 pairs > PLAN_CANDIDATES
     block = fit_systems(simulated(list(np.linspace(0, 4, players)), 3000, seed=17))
     t0 = time.perf_counter()
-    plan = plan_pairs(block, "ranking")
+    plan = plan_pairs(block, criterion)
     assert time.perf_counter() - t0 < 5
     pairs = list(itertools.combinations(sorted(block["players"]), 2))
-    gain = score_pairs(block, pairs, 1.0, "ranking", 1.0)
+    gain = score_pairs(block, pairs, 1.0, criterion, 1.0)
     best = {pairs[c] for c in np.argsort(-gain)[:PLAN_CANDIDATES]}
     assert set(plan) <= best and pairs[int(np.argmax(gain))] in plan
     assert sum(plan.values()) == pytest.approx(1.0)
+    # the refit plans from the pair table's scores instead of computing them again: the same plan
+    assert with_tables({"system": block}, "system", criterion, {"*": 1.0})["plans"]["*"] == plan
 
 
 def test_robust_fit_of_a_single_judgment_has_no_finite_interval():
