@@ -157,18 +157,19 @@ def test_misorder_gain_looks_ahead_where_one_judgment_would_not():
     assert block[0] > 10 * one[0] and block[0] > 5 * block[1]
 
 
+def twelve_players():
+    """Scores, covariance and every pair of a fit of 12 players, with a typical information."""
+    block = fit_systems(simulated(list(np.linspace(0, 2, 12)), 500, seed=14))
+    i, j = np.triu_indices(len(block["players"]), 1)
+    return block["scores"], block["cov"], i, j, np.full(i.size, 0.2)
+
+
 def test_misorder_gain_sums_over_the_most_uncertain_targets(monkeypatch):
     import elicitation.acquisition as acq
 
-    block = fit_systems(simulated(list(np.linspace(0, 2, 12)), 500, seed=14))
-    k = len(block["players"])
-    i, j = np.triu_indices(k, 1)
-    info = np.full(i.size, 0.2)
-    whole = misorder_gain(block["scores"], block["cov"], i, j, info)
-    monkeypatch.setattr(acq, "CHUNK_CELLS", 50)  # a few candidates per block: the same numbers
-    np.testing.assert_allclose(misorder_gain(block["scores"], block["cov"], i, j, info), whole, rtol=1e-12)
+    whole = misorder_gain(*twelve_players())
     monkeypatch.setattr(acq, "MISORDER_TARGETS", 5)  # the 5 targets most likely misordered only
-    few = misorder_gain(block["scores"], block["cov"], i, j, info)
+    few = misorder_gain(*twelve_players())
     assert np.all(few <= whole + 1e-15) and 0 < few.sum() < 0.9 * whole.sum()
 
 
@@ -302,16 +303,13 @@ def test_weights_move_the_fit_and_report_fit_weights_only_active_strategies():
     np.testing.assert_allclose(fit_systems(judgments, weights=7 / props, robust=True)["cov_robust"], weighted["cov_robust"])
 
 
-def test_ranking_gain_in_blocks_is_the_same_as_at_once(monkeypatch):
+@pytest.mark.parametrize("gain", [ranking_gain, misorder_gain])
+def test_gains_in_blocks_are_the_same_as_at_once(monkeypatch, gain):
     import elicitation.acquisition as acq
 
-    block = fit_systems(simulated(list(np.linspace(0, 2, 12)), 500, seed=14))
-    k = len(block["players"])
-    i, j = np.triu_indices(k, 1)
-    info = np.full(i.size, 0.2)
-    whole = ranking_gain(block["scores"], block["cov"], i, j, info)
+    whole = gain(*twelve_players())
     monkeypatch.setattr(acq, "CHUNK_CELLS", 7)  # a few candidates per block
-    np.testing.assert_allclose(ranking_gain(block["scores"], block["cov"], i, j, info), whole, rtol=1e-12)
+    np.testing.assert_allclose(gain(*twelve_players()), whole, rtol=1e-12)
 
 
 @pytest.mark.parametrize("criterion", ["misorder", "ranking"])
