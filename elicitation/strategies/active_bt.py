@@ -14,7 +14,8 @@ params:
   "adjacent" = expected drop of the variance of the differences between neighbours in the
   current ranking (A-optimal for the adjacent contrasts).
   In simulation (bench/results/elicitation.md) "misorder" holds the right ranking with the
-  fewest judgments (goal setting, 144 seeds: 0.86x of "ranking"'s, 0.60x uniform's);
+  fewest judgments (goal setting: 0.60x uniform's on the bench's 144 seeds, 0.64x on 72
+  others, 0.86x and 0.93x of "ranking"'s);
   "ranking" is next; both stop asking about a pair once it looks settled, so the gaps they
   leave behind are somewhat overestimated (the report's reweighted fit corrects for that).
   Because it looks a block ahead, one more judgment lowers a pair's "misorder" gain only a
