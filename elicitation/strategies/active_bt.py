@@ -122,7 +122,7 @@ def plan_pairs(
     as if judged (rank-one: cov -= cov g g' cov I / (1 + I g' cov g)); as frequencies.
     With more than PLAN_CANDIDATES pairs (over 23 players) the later picks are taken among
     the PLAN_CANDIDATES best pairs of the first: a comparison only lowers the others' gains
-    a little, and this keeps a refit of 100 systems under a second instead of ~10 s.
+    a little, and this keeps the plan of 100 systems to about a second instead of ~10 s.
     `first`: the criterion over every pair (in combinations() order) when the caller has it
     (the pair table's), so that it is not computed twice."""
     pairs = list(combinations(sorted(block["players"]), 2))
