@@ -34,6 +34,8 @@ def test_demo_loads_a_study_of_each_type_and_each_can_be_judged(new_page):
     assert all(s.status == "live" and s.items.count() > 0 for s in studies.values())
     assert studies["demo-mqm"].items.count() == 10
     assert all(i.candidates.count() == 1 for i in studies["demo-likert"].items.all())
+    # Any unit may be served; none of the single-response demos shows an empty response.
+    assert not Candidate.objects.filter(item__study__slug__in=["demo-likert", "demo-rubric"], text__regex=r"^\s*$").exists()
 
     page = new_page()
     sign_in_demo(page)

@@ -20,7 +20,8 @@ SINGLE_ITEMS = 24  # responses (one per unit) taken from the PandaLM pairs for l
 
 def pandalm_single(path: Path, limit: int = SINGLE_ITEMS) -> list[str]:
     """Items of one candidate each from the PandaLM pairs: every distinct (instruction,
-    response), in file order, as item JSONL lines."""
+    response), in file order, as item JSONL lines. Empty responses (PandaLM keeps a few,
+    where a model produced nothing) are left out: rating or checking them shows nothing."""
     seen: set[tuple[str, str]] = set()
     out: list[str] = []
     with path.open(encoding="utf-8") as fh:
@@ -30,7 +31,7 @@ def pandalm_single(path: Path, limit: int = SINGLE_ITEMS) -> list[str]:
             item = json.loads(line)
             for cand in item["candidates"]:
                 key = (item["prompt"], cand["text"])
-                if key in seen:
+                if key in seen or not cand["text"].strip():
                     continue
                 seen.add(key)
                 out.append(json.dumps({
