@@ -4,7 +4,9 @@ too; the limiter lets requests through when the cache is down (never a 500)."""
 from __future__ import annotations
 
 import itertools
+import time
 import uuid
+from types import SimpleNamespace
 
 import pytest
 from django.test import Client
@@ -28,6 +30,15 @@ def address() -> str:
 
 def unique(name: str) -> str:
     return f"{name}-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture(autouse=True)
+def one_window(monkeypatch):
+    """The limiter counts in fixed windows of the wall clock ("3/min": one count per clock
+    minute): attempts that straddle the turn of a minute would start counting afresh half-way
+    and the last one would get through. Its clock stands still during a test."""
+    now = time.time()
+    monkeypatch.setattr(ratelimit, "time", SimpleNamespace(time=lambda: now))
 
 
 def test_sign_in_is_limited_per_address(settings):
