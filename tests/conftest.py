@@ -60,6 +60,22 @@ def _no_state_memo(request, monkeypatch):
 
 
 @pytest.fixture
+def seeded(monkeypatch):
+    """The service draws display orders and quality-control units from an unseeded generator
+    and the uniform strategy its pool window (and the import its units' random keys) from
+    `random`: seed both, so a study driven through the real services is the same every run.
+    Use it before the study is made."""
+    import random
+
+    import numpy as np
+
+    random.seed(12345)
+    real = np.random.default_rng
+    seeds = iter(range(10**6))
+    monkeypatch.setattr(np.random, "default_rng", lambda seed=None: real(next(seeds) if seed is None else seed))
+
+
+@pytest.fixture
 def celery_worker_live(transactional_db, settings):
     """A real Celery worker thread consuming from the real Redis broker."""
     if not settings.REDIS_URL:

@@ -98,7 +98,7 @@ def crafted_state(study, plan_pair=("sys-c", "sys-d")):
 
 
 @pytest.mark.django_db
-def test_next_unit_with_active_bt_follows_the_cached_state_without_refitting(owner, monkeypatch):
+def test_next_unit_with_active_bt_follows_the_cached_state_without_refitting(owner, monkeypatch, seeded):
     study = active_study(owner, redundancy=20)  # no unit fills up: the pool stays the whole study
     cache.set(state_key(study.id), crafted_state(study), 600)
 
@@ -118,7 +118,7 @@ def test_next_unit_with_active_bt_follows_the_cached_state_without_refitting(own
         expected = 0.1 / pool + (0.9 / cd_units if on_plan else 0.0)
         assert a.strategy == "active-bt"
         assert a.propensity == pytest.approx(expected)
-    assert picks.count(("sys-c", "sys-d")) >= 8  # 90% greedy: P(< 8 of 12) < 0.1%
+    assert picks.count(("sys-c", "sys-d")) >= 8  # 90% greedy (seeded: unseeded, P(< 8 of 12) = 0.2%)
 
 
 @pytest.mark.django_db

@@ -83,18 +83,6 @@ def pairwise_voter(rng, position_share):
 
 
 @pytest.fixture
-def seeded(monkeypatch):
-    """The service draws display orders from an unseeded generator and the uniform strategy
-    its pool window from `random`: seed both, so the simulated study is the same every run."""
-    import random
-
-    random.seed(12345)
-    real = np.random.default_rng
-    seeds = iter(range(10**6))
-    monkeypatch.setattr(np.random, "default_rng", lambda seed=None: real(next(seeds) if seed is None else seed))
-
-
-@pytest.fixture
 def pairwise_study(seeded):
     owner = make_user("owner", researcher=True)
     study = study_with_items(owner, "pw", 20, quality={"min_seconds_per_unit": 2})
