@@ -123,9 +123,9 @@ def test_an_mturk_worker_judges_inside_the_frame_and_hands_the_hit_in(new_page, 
     serve(stranger, OTHER, entry + f"?workerId=AW2&assignmentId=4ASSIGN&hitId=H1&turkSubmitTo={quote(TURK, safe='')}", [])
     blocked = []
     stranger.on("response", lambda r: blocked.append(r.url) if "/crowd/" in r.url else None)
-    stranger.goto(f"{OTHER}/hit")
-    stranger.wait_for_function("() => document.getElementById('task') !== null")
-    stranger.wait_for_timeout(1500)
+    # refused by frame-ancestors: the frame ends on Chromium's error page (waited for, not timed)
+    with stranger.expect_event("framenavigated", predicate=lambda frame: frame.url.startswith("chrome-error://")):
+        stranger.goto(f"{OTHER}/hit")
     assert blocked, "the entry link was requested"
     assert stranger.frames[1].url.startswith("chrome-error://")  # refused by frame-ancestors
     assert stranger.frame_locator("#task").locator("#unit").count() == 0
