@@ -208,16 +208,20 @@ def evaluate(
     truth: np.ndarray,
     n: int,
     design_truth: np.ndarray | None = None,
+    intervals: bool = True,
 ) -> Checkpoint:
     """Ranking milestones from the strategy's own model (`ranking`); interval coverage and
     position from the BT-with-ties-and-position fit the platform reports (`report`), with
-    its cluster-robust intervals when it has them (see `report_fit`)."""
+    its cluster-robust intervals when it has them (see `report_fit`). `intervals=False`:
+    the ranking only (coverage, position and half-width NaN: not measured here)."""
     scores, var, cov, seen = _system_view(ranking, world)
     order = np.argsort(world.strengths)
     lo, hi = order[:-1], order[1:]
     sd_diff = np.sqrt(np.maximum(var[hi] + var[lo] - 2 * cov[hi, lo], 0))
     separated = bool(seen.all() and np.all(scores[hi] - scores[lo] - Z95 * sd_diff > 0))
     tau = kendall_tau(scores, world.strengths) if seen.all() else 0.0
+    if not intervals:
+        return Checkpoint(n, tau, separated, math.nan, math.nan, math.nan, math.nan)
     robust = bool(report) and "cov_robust" in report
     r_scores, r_var, _, r_seen = _system_view(report, world, "cov_robust" if robust else "cov")
     crit = float(report["crit"]) if robust else Z95
@@ -249,10 +253,13 @@ class Run:
                 return c.n
         return None
 
-    def held(self, test) -> int | None:
-        """Judgments from which `test` holds at every later checkpoint (None: not at the end)."""
+    def held(self, test, until: int | None = None) -> int | None:
+        """Judgments from which `test` holds at every later checkpoint (None: not at the end),
+        as if the run had stopped after `until` judgments (default: its end)."""
         start = None
         for c in self.checkpoints:
+            if until is not None and c.n > until:
+                break
             if test(c):
                 start = c.n if start is None else start
             else:
@@ -363,8 +370,14 @@ def run_pure(
     budget: int = 3000,
     refit_every: int = 20,
     checkpoint_every: int = 50,
+    report_every: int | None = None,
 ) -> Run:
-    """Drive `budget` judgments through a registered strategy; metrics every checkpoint."""
+    """Drive `budget` judgments through a registered strategy; ranking metrics every
+    checkpoint, interval coverage and position every `report_every` judgments (a multiple
+    of checkpoint_every; default: every checkpoint) and at the last checkpoint. The
+    report's cluster-robust fit is most of a run's cost and grows with the judgments, while
+    its coverage is an average over checkpoints that share most of their data."""
+    report_every = report_every or checkpoint_every
     strategy = get_strategy(strategy_name)
     params = strategy.parse_params(dict(params or {}))
     kind = estimator_of(strategy_name, params)
@@ -404,9 +417,12 @@ def run_pure(
             state = fit_state(judgments, params, previous=state) if warm else fit_state(judgments, params)
         if t % checkpoint_every == 0:
             ranking = state.get("system") if own_model and refit else estimate(kind, judgments)
-            report = report_fit(strategy_name, judgments, run.propensities)
-            design_truth, _ = population_truth(world, design=design)
-            run.checkpoints.append(evaluate(ranking, report, world, truth, t, design_truth))
+            if t % report_every == 0 or t + checkpoint_every > budget:
+                report = report_fit(strategy_name, judgments, run.propensities)
+                design_truth, _ = population_truth(world, design=design)
+                run.checkpoints.append(evaluate(ranking, report, world, truth, t, design_truth))
+            else:
+                run.checkpoints.append(evaluate(ranking, None, world, truth, t, intervals=False))
         run.judgments = t
     return run
 
@@ -416,9 +432,10 @@ def summarize(run: Run, threshold: float = 0.9, coverage_from: int | None = None
     averaged over checkpoints from `coverage_from` judgments on (default: the last 3/4)."""
     if coverage_from is None:
         coverage_from = run.judgments // 4
-    late = [c.covered for c in run.checkpoints if c.n >= coverage_from]
-    late_design = [c.covered_design for c in run.checkpoints if c.n >= coverage_from]
-    late_width = [c.half_width for c in run.checkpoints if c.n >= coverage_from and not math.isnan(c.half_width)]
+    reported = [c for c in run.checkpoints if not math.isnan(c.position)]  # see run_pure's report_every
+    late = [c.covered for c in reported if c.n >= coverage_from]
+    late_design = [c.covered_design for c in reported if c.n >= coverage_from]
+    late_width = [c.half_width for c in reported if c.n >= coverage_from and not math.isnan(c.half_width)]
     return {
         "reach_tau90": run.first(lambda c: c.tau >= threshold),
         "hold_tau90": run.held(lambda c: c.tau >= threshold),
@@ -429,7 +446,7 @@ def summarize(run: Run, threshold: float = 0.9, coverage_from: int | None = None
         "coverage_design": float(np.mean(late_design)) if late_design else math.nan,
         "ci_half_width": float(np.mean(late_width)) if late_width else math.nan,
         "final_tau": run.checkpoints[-1].tau if run.checkpoints else math.nan,
-        "position_estimate": run.checkpoints[-1].position if run.checkpoints else math.nan,
+        "position_estimate": reported[-1].position if reported else math.nan,
         "position_truth": run.truth_position,
         "min_propensity": float(min(run.propensities)) if run.propensities else math.nan,
         "judgments": run.judgments,

@@ -361,3 +361,47 @@ def test_plan_of_many_systems_picks_among_the_best_pairs_and_is_quick(criterion)
 def test_robust_fit_of_a_single_judgment_has_no_finite_interval():
     block = fit_systems(simulated([0.0, 1.0], 1), robust=True)
     assert np.isinf(block["cov_robust"]).all() and math.isinf(block["crit"])
+
+
+def test_held_counts_up_to_the_run_or_up_to_an_earlier_stop():
+    from elicitation.simulation import Checkpoint, Run
+
+    taus = [0.5, 0.95, 0.95, 0.8, 0.95, 0.95]  # dips at 200, holds from 250
+    run = Run("x", checkpoints=[Checkpoint(50 * (k + 1), t, False, 1.0, 1.0, 0.0) for k, t in enumerate(taus)])
+    assert run.held(lambda c: c.tau >= 0.9) == 250
+    assert run.held(lambda c: c.tau >= 0.9, until=150) == 100  # stopped before the dip: held from 100
+    assert run.held(lambda c: c.tau >= 0.9, until=200) is None  # stopped in the dip
+
+
+def test_run_pure_measures_intervals_every_report_every_and_at_the_end():
+    config = WorldConfig(n_systems=4, n_items=30, n_annotators=5)
+    world = make_world(config, np.random.default_rng(5))
+    run = run_pure("uniform", world, np.random.default_rng(6), budget=260, checkpoint_every=50, report_every=100)
+    reported = [c.n for c in run.checkpoints if not np.isnan(c.position)]
+    assert [c.n for c in run.checkpoints] == [50, 100, 150, 200, 250]
+    assert reported == [100, 200, 250]  # 250: the last checkpoint
+    assert all(not np.isnan(c.tau) for c in run.checkpoints)
+    from elicitation.simulation import summarize
+
+    row = summarize(run, coverage_from=0)
+    assert row["coverage"] == pytest.approx(np.mean([c.covered for c in run.checkpoints if c.n in reported]))
+    assert row["position_estimate"] == run.checkpoints[-1].position
+
+
+def test_bench_budget_sensitivity_stops_the_paired_runs_at_each_quarter():
+    from bench.bench_elicitation import budget_sensitivity
+
+    def row(strategy, seed, until):
+        return {"strategy": strategy, "seed": seed, "hold_tau90_until": until}
+
+    # uniform holds from 300 up to 2000 judgments in seed 0 but dips again after, never in seed 1
+    rows = [row("uniform", 0, {"1000": 300, "2000": 300, "3000": 2500, "4000": 2500}),
+            row("uniform", 1, {"1000": None, "2000": None, "3000": None, "4000": None}),
+            row("active-bt", 0, {"1000": 200, "2000": 200, "3000": 200, "4000": 200}),
+            row("active-bt", 1, {"1000": 900, "2000": 900, "3000": 900, "4000": 900}),
+            row("active-bt", 2, {"1000": 50, "2000": 50, "3000": 50, "4000": 50})]  # no uniform run: left out
+    out = budget_sensitivity(rows, "active-bt", 4000)
+    assert [c["until"] for c in out] == [1000, 2000, 3000, 4000]
+    assert [c["uniform_censored"] for c in out] == [1, 1, 1, 1] and all(c["runs"] == 2 for c in out)
+    assert out[0]["ratio"] == pytest.approx((200 + 900) / (300 + 1000))
+    assert out[3]["ratio"] == pytest.approx((200 + 900) / (2500 + 4000))
