@@ -14,8 +14,9 @@ params:
   "adjacent" = expected drop of the variance of the differences between neighbours in the
   current ranking (A-optimal for the adjacent contrasts).
   In simulation (bench/results/elicitation.md) "misorder" holds the right ranking with the
-  fewest judgments (goal setting: 0.60x uniform's on the bench's 144 seeds, 0.64x on 72
-  others, 0.86x and 0.93x of "ranking"'s);
+  fewest judgments (goal setting: 0.54x uniform's on the bench's 144 seeds with runs of
+  10000 judgments; with runs of 5000, 0.60x on those seeds, 0.64x on 72 others, 0.86x and
+  0.93x of "ranking"'s);
   "ranking" is next; both stop asking about a pair once it looks settled, so the gaps they
   leave behind are somewhat overestimated (the report's reweighted fit corrects for that).
   Because it looks a block ahead, one more judgment lowers a pair's "misorder" gain only a
