@@ -114,13 +114,10 @@ def budget_sensitivity(rows: list[dict], label: str, budget: int) -> list[dict]:
         return {r["seed"]: r.get("hold_tau90_until") for r in rows if r["strategy"] == name and r.get("hold_tau90_until")}
 
     base, mine = by_seed("uniform"), by_seed(label)
-    common = sorted(set(base) & set(mine))
+    common = sorted(set(base) & set(mine))  # empty for results written before these cuts
     out = []
-    for cut in cuts_of(budget):
-        key = str(cut)
-        if not common or any(key not in base[s] or key not in mine[s] for s in common):
-            continue
-        b, m = [base[s][key] for s in common], [mine[s][key] for s in common]
+    for cut in cuts_of(budget) if common else []:
+        b, m = [base[s][str(cut)] for s in common], [mine[s][str(cut)] for s in common]
         bv = [cut if x is None else x for x in b]
         mv = [cut if x is None else x for x in m]
         out.append({"until": cut, "ratio": float(np.mean(mv) / np.mean(bv)), "uniform_mean": float(np.mean(bv)),
